@@ -1,0 +1,168 @@
+//! Storage for a Vellum log: the contract every backend fulfils.
+//!
+//! A store holds four kinds of data:
+//!
+//! * **entries**: index -> entry bytes. Write-once.
+//! * **nodes**: (level, index) -> hash of every *complete* subtree. Write-once.
+//!   Ephemeral right-edge hashes are never stored.
+//! * **dedup**: leaf hash -> index, derived from the level-0 nodes. Write-once.
+//! * **the tree head** (size, root) and **checkpoints** (size -> signed note).
+//!
+//! The only way to add entries and nodes is [`LogStore::commit`] of a whole
+//! [`CommitBatch`], which is atomic, durable on return, and conditional on
+//! the stored size (compare-and-swap). There is no call that updates or
+//! deletes an entry, a node or a dedup record, and `commit` refuses a batch
+//! that would overwrite one.
+//!
+//! The trait is synchronous: stores do blocking I/O and async callers run
+//! them on a blocking thread. Implementations: [`memory::MemoryStore`] here,
+//! the RocksDB backend in `vellum-store-rocksdb`. Both pass the same
+//! [`conformance`] suite.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod batch;
+mod error;
+pub mod memory;
+
+#[cfg(any(test, feature = "testonly"))]
+pub mod conformance;
+#[cfg(any(test, feature = "testonly"))]
+pub mod faulty;
+
+pub use batch::{CommitBatch, TreeHead, expected_node_count};
+pub use bytes::Bytes;
+pub use error::StoreError;
+
+use vellum_merkle::{Hash, LeafIndex, NodeId, TreeSize};
+
+/// A log's storage. See the crate documentation for the data model.
+///
+/// Concurrency: every method may be called from many threads at once. Reads
+/// see a state at least as new as the last `commit` that returned `Ok` before
+/// the read began, and never a partial batch. Callers serialise `commit`s
+/// themselves (one sequencer per log); a store MUST still reject a commit
+/// whose `old_size` is stale rather than apply it.
+///
+/// Errors: [`StoreError::is_fatal`] says whether the store's state may have
+/// become unknown to the caller (then the caller stops and reloads through its
+/// normal start-up path) or the request was refused and nothing changed.
+pub trait LogStore: Send + Sync + 'static {
+    /// The committed tree head; [`TreeHead::empty`] for a new store.
+    ///
+    /// # Errors
+    ///
+    /// I/O or corruption of the stored head.
+    fn tree_head(&self) -> Result<TreeHead, StoreError>;
+
+    /// The hashes of complete nodes, in the order asked.
+    ///
+    /// # Errors
+    ///
+    /// MUST return [`StoreError::NotFound`] if any node is not stored (not yet
+    /// complete, or beyond the tree); never a made-up hash.
+    fn read_nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError>;
+
+    /// `count` consecutive stored nodes at `level`, from `start`: the hashes
+    /// of a tlog tile.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] if any of them is not stored.
+    fn read_node_range(&self, level: u8, start: u64, count: u64) -> Result<Vec<Hash>, StoreError>;
+
+    /// `count` consecutive entries from `start`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] if any index is at or beyond the tree size.
+    fn read_entries(&self, start: LeafIndex, count: u64) -> Result<Vec<Bytes>, StoreError>;
+
+    /// The index of each leaf hash, if the log holds it: the dedup lookup.
+    ///
+    /// # Errors
+    ///
+    /// I/O or corruption.
+    fn find_leaves(&self, leaf_hashes: &[Hash]) -> Result<Vec<Option<LeafIndex>>, StoreError>;
+
+    /// Commits one sequencing round.
+    ///
+    /// MUST be atomic (after a crash, either all of the batch is stored or
+    /// none of it) and durable on `Ok` (synced to stable storage). MUST fail
+    /// with [`StoreError::Conflict`] and write nothing when the stored size is
+    /// not `batch.old_size`. MUST fail with [`StoreError::InvalidBatch`] or
+    /// [`StoreError::Immutable`] and write nothing when the batch breaks the
+    /// rules of [`CommitBatch::validate`] or would overwrite a stored entry,
+    /// node or dedup record.
+    ///
+    /// # Errors
+    ///
+    /// As above; any other error means the outcome is unknown (fatal).
+    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError>;
+
+    /// Stores a signed checkpoint for `size`, which MUST NOT exceed the stored
+    /// tree size. A checkpoint already stored for `size` may only be replaced
+    /// by one with the same note text (e.g. the same checkpoint with more
+    /// cosignatures). Durable on `Ok`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidBatch`] for a size beyond the tree,
+    /// [`StoreError::Immutable`] for another text at a stored size.
+    fn put_checkpoint(&self, size: TreeSize, signed_note: &[u8]) -> Result<(), StoreError>;
+
+    /// The stored checkpoint with the largest size, if any.
+    ///
+    /// # Errors
+    ///
+    /// I/O or corruption.
+    fn latest_checkpoint(&self) -> Result<Option<(TreeSize, Bytes)>, StoreError>;
+
+    /// The checkpoint stored for exactly `size`, if any.
+    ///
+    /// # Errors
+    ///
+    /// I/O or corruption.
+    fn checkpoint_at(&self, size: TreeSize) -> Result<Option<Bytes>, StoreError>;
+}
+
+/// The note text of a signed note: everything before the blank line that
+/// separates it from the signatures (or the whole input if there is none).
+/// Two checkpoints with the same text are the same checkpoint.
+pub fn note_text(signed_note: &[u8]) -> &[u8] {
+    match signed_note.windows(2).rposition(|w| w == b"\n\n") {
+        Some(i) => &signed_note[..=i],
+        None => signed_note,
+    }
+}
+
+impl<S: LogStore + ?Sized> LogStore for std::sync::Arc<S> {
+    fn tree_head(&self) -> Result<TreeHead, StoreError> {
+        (**self).tree_head()
+    }
+    fn read_nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+        (**self).read_nodes(ids)
+    }
+    fn read_node_range(&self, level: u8, start: u64, count: u64) -> Result<Vec<Hash>, StoreError> {
+        (**self).read_node_range(level, start, count)
+    }
+    fn read_entries(&self, start: LeafIndex, count: u64) -> Result<Vec<Bytes>, StoreError> {
+        (**self).read_entries(start, count)
+    }
+    fn find_leaves(&self, leaf_hashes: &[Hash]) -> Result<Vec<Option<LeafIndex>>, StoreError> {
+        (**self).find_leaves(leaf_hashes)
+    }
+    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        (**self).commit(batch)
+    }
+    fn put_checkpoint(&self, size: TreeSize, signed_note: &[u8]) -> Result<(), StoreError> {
+        (**self).put_checkpoint(size, signed_note)
+    }
+    fn latest_checkpoint(&self) -> Result<Option<(TreeSize, Bytes)>, StoreError> {
+        (**self).latest_checkpoint()
+    }
+    fn checkpoint_at(&self, size: TreeSize) -> Result<Option<Bytes>, StoreError> {
+        (**self).checkpoint_at(size)
+    }
+}
