@@ -1,0 +1,86 @@
+//! Every limit of the log, explicit, with defaults.
+
+use std::time::Duration;
+
+use vellum_merkle::tiles::MAX_ENTRY_SIZE;
+
+/// Configuration of one log.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    /// The checkpoint origin (and the log key's name).
+    pub origin: String,
+    /// A round starts when the pool holds this many entries...
+    pub pool_max_entries: usize,
+    /// ...or when its oldest entry has waited this long.
+    pub pool_max_delay: Duration,
+    /// Entries accepted but not yet sequenced, at most. Past it, appends are
+    /// refused at once with `ResourceExhausted`.
+    pub queue_max_entries: usize,
+    /// Bytes of entries accepted but not yet sequenced, at most.
+    pub queue_max_bytes: usize,
+    /// Entries in one append call, at most (a call is sequenced in one round).
+    pub max_entries_per_call: usize,
+    /// Bytes of one entry, at most (65,535: the tlog-tiles limit).
+    pub max_entry_size: usize,
+    /// Entries returned by one read, at most.
+    pub max_page: usize,
+    /// How long an append waits for a checkpoint before it answers
+    /// `DeadlineExceeded` (its entries stay sequenced).
+    pub checkpoint_wait_timeout: Duration,
+    /// Delay between attempts when the signer is unreachable.
+    pub signer_retry: Duration,
+}
+
+impl LogConfig {
+    /// The defaults for `origin`.
+    ///
+    /// The pool defaults were chosen with `vellum bench` on a 2-core machine
+    /// (see the README's performance section): a round costs one fsync, so
+    /// the pool delay trades a little latency at low load for far fewer
+    /// syncs; under load rounds fill up from the queue that builds while the
+    /// previous round commits, and the delay is never waited for.
+    pub fn new(origin: &str) -> LogConfig {
+        LogConfig {
+            origin: origin.to_owned(),
+            pool_max_entries: 4096,
+            pool_max_delay: Duration::from_millis(1),
+            queue_max_entries: 64 * 1024,
+            queue_max_bytes: 128 << 20,
+            max_entries_per_call: 4096,
+            max_entry_size: MAX_ENTRY_SIZE,
+            max_page: 1024,
+            checkpoint_wait_timeout: Duration::from_secs(10),
+            signer_retry: Duration::from_millis(200),
+        }
+    }
+
+    /// Checks that the limits make sense together.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the inconsistent settings.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.origin.is_empty() {
+            return Err("the origin must not be empty".into());
+        }
+        if self.max_entry_size > MAX_ENTRY_SIZE {
+            return Err(format!(
+                "max entry size {} is above the tlog-tiles limit of {MAX_ENTRY_SIZE} bytes",
+                self.max_entry_size
+            ));
+        }
+        if self.pool_max_entries == 0 || self.max_entries_per_call == 0 || self.max_page == 0 {
+            return Err("pool size, entries per call and page size must be at least 1".into());
+        }
+        if self.max_entries_per_call > self.queue_max_entries {
+            return Err(format!(
+                "entries per call ({}) cannot exceed the queue length ({})",
+                self.max_entries_per_call, self.queue_max_entries
+            ));
+        }
+        if self.max_entry_size > self.queue_max_bytes {
+            return Err("the queue must hold at least one entry of the maximum size".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,112 @@
+//! Errors of the log. Each maps to one gRPC code, in one place
+//! (`vellum-server`); start-up failures have their own enum because each is
+//! a reason to refuse to run that an operator must read.
+
+use vellum_merkle::Hash;
+use vellum_store::StoreError;
+
+/// Why a log operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    /// Bad input; nothing changed.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// At capacity; nothing was queued. Retry later.
+    #[error("{0}")]
+    ResourceExhausted(String),
+    /// The index, size or leaf does not exist (yet).
+    #[error("{0}")]
+    NotFound(String),
+    /// Valid, but not in the log's current state.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The log is stopping or has stopped.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The wait asked for did not end in time; sequenced entries stay.
+    #[error("{0}")]
+    DeadlineExceeded(String),
+    /// A fault inside the log (storage, signer); the log stops.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl LogError {
+    /// Whether retrying the same call later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            LogError::ResourceExhausted(_)
+                | LogError::Unavailable(_)
+                | LogError::DeadlineExceeded(_)
+        )
+    }
+}
+
+/// Why the log refused to start. Each of these means the stored state and
+/// the signed history disagree, or cannot be read; the log signs nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The configuration is inconsistent.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The store could not be read.
+    #[error("cannot read the store: {0}")]
+    Store(#[from] StoreError),
+    /// The root recomputed from the stored right edge is not the stored root.
+    #[error(
+        "stored tree of size {size} has root {stored}, but its stored nodes give {recomputed}; \
+         the store is corrupt (run `vellum fsck`)"
+    )]
+    RootMismatch {
+        /// The stored size.
+        size: u64,
+        /// The stored root.
+        stored: Hash,
+        /// The root recomputed from the edge nodes.
+        recomputed: Hash,
+    },
+    /// A signed checkpoint disagrees with the stored tree.
+    #[error(
+        "the checkpoint signed for size {size} has root {signed}, but the stored tree gives \
+         {stored} at that size; the store does not hold the history that was signed"
+    )]
+    CheckpointMismatch {
+        /// The checkpoint size.
+        size: u64,
+        /// The signed root.
+        signed: Hash,
+        /// The root computed from the store.
+        stored: Hash,
+    },
+    /// The signer has signed a larger tree than the store holds: the data
+    /// folder is older than the signer's memory (restored from a backup?).
+    #[error(
+        "the signer has already signed a tree of size {signed}, but the store holds only {stored} \
+         entries: this data is older than what was signed (a restored backup?). Refusing to run: \
+         continuing would fork the log"
+    )]
+    StoreBehindSigner {
+        /// The size the signer signed.
+        signed: u64,
+        /// The size in the store.
+        stored: u64,
+    },
+    /// The store holds a checkpoint newer than anything the signer remembers.
+    #[error(
+        "the store holds a checkpoint of size {stored}, but the signer's last signed size is \
+         {signed}: the signer has lost its state (or is another signer). Refusing to run"
+    )]
+    SignerBehindStore {
+        /// The signer's last signed size (0 if none).
+        signed: u64,
+        /// The largest checkpoint size in the store.
+        stored: u64,
+    },
+    /// A stored or signer-held checkpoint does not verify with the log key.
+    #[error("checkpoint does not verify with the log key: {0}")]
+    BadCheckpoint(String),
+    /// The signer could not be reached or answered nonsense.
+    #[error("signer: {0}")]
+    Signer(String),
+}

@@ -1,0 +1,32 @@
+//! The Vellum log: sequencing, integration, checkpoint publication, reads.
+//!
+//! An append passes admission (limits and a bounded queue that refuses at
+//! once when full), joins the pool, and is sequenced in a round: indices
+//! assigned, leaves deduplicated against the log, the tree grown from the
+//! in-memory right edge, and everything written in one synced batch (see
+//! [`sequencer`]). Callers hear back only after that. The [`publisher`] then
+//! has the new tree head signed, checking the signer's answer, and publishes
+//! it; callers who asked for proofs get them against that checkpoint.
+//!
+//! [`Log::open`] refuses to run on a store whose tree does not match what
+//! was signed (see [`startup`]).
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod config;
+mod error;
+pub mod integrate;
+mod log;
+pub mod publisher;
+pub mod reader;
+pub mod sequencer;
+pub mod signer;
+pub mod startup;
+
+pub use config::LogConfig;
+pub use error::{LogError, StartupError};
+pub use log::{Appended, Log, LogState, Stats, Wait};
+pub use publisher::Published;
+pub use sequencer::Assigned;
+pub use signer::{BoxFuture, LocalSigner, SignError, Signer};

@@ -1,0 +1,342 @@
+//! Appends end to end on the in-memory store: indices, dedup, proofs,
+//! bad input, pushback, shutdown.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use support::{Fixture, entries, wait_published};
+use vellum_log::{LogError, Wait};
+use vellum_merkle::proof::verify_inclusion;
+use vellum_merkle::{TreeSize, leaf_hash};
+use vellum_note::SignedCheckpoint;
+use vellum_store::LogStore;
+use vellum_store::conformance::{check_against_reference, snapshot};
+use vellum_store::memory::MemoryStore;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_get_consecutive_durable_indices() {
+    let f = Fixture::new();
+    let store = Arc::new(MemoryStore::new());
+    let log = f.open(store.clone()).await.unwrap();
+    let mut all = Vec::new();
+    for call in 0..20u64 {
+        let e = entries("durable", call * 10..call * 10 + 10);
+        let r = log.append(e.clone(), Wait::Durable).await.unwrap();
+        let idx: Vec<u64> = r.results.iter().map(|a| a.index.get()).collect();
+        assert_eq!(idx, (call * 10..call * 10 + 10).collect::<Vec<_>>());
+        assert!(r.results.iter().all(|a| !a.duplicate));
+        assert!(r.proofs.is_none());
+        // Acknowledged means stored.
+        assert!(store.tree_head().unwrap().size.get() >= call * 10 + 10);
+        all.extend(e);
+    }
+    check_against_reference(&*store, &all);
+    log.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_callers_are_batched_and_all_answered() {
+    let f = Fixture::new();
+    let store = Arc::new(MemoryStore::new());
+    let log = f.open(store.clone()).await.unwrap();
+    let tasks: Vec<_> = (0..64u64)
+        .map(|t| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                for i in 0..20u64 {
+                    let e = Bytes::from(format!("caller {t} entry {i}"));
+                    let r = log.append(vec![e.clone()], Wait::Durable).await.unwrap();
+                    got.push((r.results[0].index.get(), e));
+                }
+                got
+            })
+        })
+        .collect();
+    let mut by_index = std::collections::BTreeMap::new();
+    for t in tasks {
+        for (i, e) in t.await.unwrap() {
+            assert!(by_index.insert(i, e).is_none(), "index {i} given twice");
+        }
+    }
+    let all: Vec<Bytes> = by_index.values().cloned().collect();
+    assert_eq!(
+        by_index.keys().copied().collect::<Vec<_>>(),
+        (0..1280).collect::<Vec<_>>()
+    );
+    check_against_reference(&*store, &all);
+    let rounds = log
+        .stats()
+        .rounds
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        rounds < 1280,
+        "1280 single appends took {rounds} rounds: no batching"
+    );
+    log.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_bytes_get_the_same_index() {
+    let f = Fixture::new();
+    let store = Arc::new(MemoryStore::new());
+    let log = f.open(store.clone()).await.unwrap();
+    let first = log
+        .append(entries("dup", 0..5), Wait::Durable)
+        .await
+        .unwrap();
+    assert!(first.results.iter().all(|a| !a.duplicate));
+    // Entry 2 again, a new one, and the new one twice in the same call.
+    let e = vec![
+        Bytes::from("dup 2"),
+        Bytes::from("fresh"),
+        Bytes::from("fresh"),
+    ];
+    let r = log.append(e, Wait::Durable).await.unwrap();
+    let got: Vec<(u64, bool)> = r
+        .results
+        .iter()
+        .map(|a| (a.index.get(), a.duplicate))
+        .collect();
+    assert_eq!(got, vec![(2, true), (5, false), (5, true)]);
+    assert_eq!(store.tree_head().unwrap().size.get(), 6);
+    log.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoint_wait_returns_proofs_that_verify() {
+    let f = Fixture::new();
+    let log = f.open(Arc::new(MemoryStore::new())).await.unwrap();
+    log.append(entries("pre", 0..33), Wait::Durable)
+        .await
+        .unwrap();
+    let e = entries("proved", 0..17);
+    let r = log.append(e.clone(), Wait::Checkpoint).await.unwrap();
+    let (cp, proofs) = r.proofs.unwrap();
+    let opened = SignedCheckpoint::open(&cp.note, &f.vkey, &[]).unwrap();
+    let size = opened.checkpoint().size();
+    assert!(size.get() >= 50);
+    for ((entry, a), proof) in e.iter().zip(&r.results).zip(&proofs) {
+        verify_inclusion(
+            &leaf_hash(entry),
+            a.index,
+            size,
+            proof,
+            &opened.checkpoint().root(),
+        )
+        .unwrap();
+    }
+    // A duplicate with a checkpoint wait gets a proof too.
+    let r = log
+        .append(vec![Bytes::from("pre 3")], Wait::Checkpoint)
+        .await
+        .unwrap();
+    assert!(r.results[0].duplicate);
+    let (cp, proofs) = r.proofs.unwrap();
+    let opened = SignedCheckpoint::open(&cp.note, &f.vkey, &[]).unwrap();
+    verify_inclusion(
+        &leaf_hash(b"pre 3"),
+        r.results[0].index,
+        opened.checkpoint().size(),
+        &proofs[0],
+        &opened.checkpoint().root(),
+    )
+    .unwrap();
+    log.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_and_changes_nothing() {
+    let f = Fixture::new();
+    let store = Arc::new(MemoryStore::new());
+    let mut cfg = f.config();
+    cfg.max_entries_per_call = 10;
+    let log = f.open_with(store.clone(), cfg).await.unwrap();
+    log.append(entries("base", 0..3), Wait::Durable)
+        .await
+        .unwrap();
+    log.flush().await.unwrap();
+    let before = snapshot(&*store);
+    let cases: Vec<(Vec<Bytes>, &str)> = vec![
+        (vec![], "at least one entry"),
+        (entries("many", 0..11), "limit is 10"),
+        (
+            vec![Bytes::from("ok"), Bytes::from(vec![0u8; 65_536])],
+            "entry 1 is 65536 bytes",
+        ),
+    ];
+    for (e, expect) in cases {
+        match log.append(e, Wait::Durable).await {
+            Err(LogError::InvalidArgument(m)) => assert!(m.contains(expect), "{m}"),
+            other => panic!("expected InvalidArgument({expect}), got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        log.append(entries("w", 0..1), Wait::Witnessed).await,
+        Err(LogError::FailedPrecondition(_))
+    ));
+    log.flush().await.unwrap();
+    assert_eq!(snapshot(&*store).head, before.head);
+    // Empty entries are valid entries.
+    log.append(vec![Bytes::new()], Wait::Durable).await.unwrap();
+    log.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_pushes_back_at_once_and_recovers() {
+    let f = Fixture::new();
+    let store = Arc::new(MemoryStore::new());
+    let mut cfg = f.config();
+    cfg.queue_max_entries = 8;
+    cfg.max_entries_per_call = 4;
+    // Rounds only when flushed: the queue cannot drain by itself.
+    cfg.pool_max_delay = Duration::from_secs(3600);
+    cfg.pool_max_entries = 1_000;
+    let log = f.open_with(store.clone(), cfg).await.unwrap();
+    let waiting: Vec<_> = (0..2)
+        .map(|i| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                log.append(entries(&format!("q{i}"), 0..4), Wait::Durable)
+                    .await
+            })
+        })
+        .collect();
+    // Let both calls reach the sequencer, then one more entry does not fit.
+    while log
+        .stats()
+        .accepted
+        .load(std::sync::atomic::Ordering::Relaxed)
+        < 2
+    {
+        tokio::task::yield_now().await;
+    }
+    match log.append(entries("over", 0..1), Wait::Durable).await {
+        Err(LogError::ResourceExhausted(m)) => assert!(m.contains("queue is full"), "{m}"),
+        other => panic!("an entry beyond the queue got {other:?}"),
+    }
+    assert_eq!(
+        log.stats()
+            .pushbacks
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(
+        store.tree_head().unwrap().size.get(),
+        0,
+        "nothing sequenced yet"
+    );
+    log.flush().await.unwrap();
+    for w in waiting {
+        w.await.unwrap().unwrap();
+    }
+    assert_eq!(store.tree_head().unwrap().size.get(), 8);
+    // Capacity is back.
+    let more = {
+        let log = log.clone();
+        tokio::spawn(async move { log.append(entries("after", 0..4), Wait::Durable).await })
+    };
+    while log
+        .stats()
+        .accepted
+        .load(std::sync::atomic::Ordering::Relaxed)
+        < 3
+    {
+        tokio::task::yield_now().await;
+    }
+    log.flush().await.unwrap();
+    more.await.unwrap().unwrap();
+    log.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_sequences_what_was_queued_and_signs_it() {
+    let f = Fixture::new();
+    let store = Arc::new(MemoryStore::new());
+    let mut cfg = f.config();
+    cfg.pool_max_delay = Duration::from_secs(3600);
+    let log = f.open_with(store.clone(), cfg).await.unwrap();
+    let pending = {
+        let log = log.clone();
+        tokio::spawn(async move { log.append(entries("late", 0..5), Wait::Durable).await })
+    };
+    while log
+        .stats()
+        .accepted
+        .load(std::sync::atomic::Ordering::Relaxed)
+        < 1
+    {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(log.queued_entries(), 5);
+    log.shutdown().await;
+    pending.await.unwrap().unwrap();
+    assert_eq!(store.tree_head().unwrap().size.get(), 5);
+    let (size, _) = store.latest_checkpoint().unwrap().unwrap();
+    assert_eq!(size, TreeSize::new(5).unwrap(), "final checkpoint signed");
+    assert!(matches!(
+        log.append(entries("x", 0..1), Wait::Durable).await,
+        Err(LogError::Unavailable(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_serve_proofs_and_pages() {
+    let f = Fixture::new();
+    let log = f.open(Arc::new(MemoryStore::new())).await.unwrap();
+    let e = entries("read", 0..3000);
+    for chunk in e.chunks(1000) {
+        log.append(chunk.to_vec(), Wait::Durable).await.unwrap();
+    }
+    wait_published(&log, 3000).await;
+    let cp = log.published().unwrap();
+    let (size, proof, with) = log.inclusion_proof(1234, 0).unwrap();
+    assert_eq!(size, cp.size);
+    assert_eq!(with.unwrap().size, cp.size);
+    verify_inclusion(
+        &leaf_hash(&e[1234]),
+        vellum_merkle::LeafIndex::new(1234).unwrap(),
+        size,
+        &proof,
+        &cp.root,
+    )
+    .unwrap();
+    assert!(matches!(
+        log.inclusion_proof(3000, 0),
+        Err(LogError::NotFound(_))
+    ));
+    assert!(matches!(
+        log.inclusion_proof(5, 3001),
+        Err(LogError::NotFound(_))
+    ));
+    assert!(matches!(
+        log.inclusion_proof(u64::MAX, u64::MAX),
+        Err(LogError::NotFound(_))
+    ));
+    let (from, to, proof, _) = log.consistency_proof(1000, 0).unwrap();
+    assert_eq!((from.get(), to.get()), (1000, 3000));
+    assert!(!proof.is_empty());
+    assert!(matches!(
+        log.consistency_proof(10, 5),
+        Err(LogError::InvalidArgument(_))
+    ));
+    let page = log.entries(2990, 100).await.unwrap();
+    assert_eq!(page, e[2990..].to_vec());
+    let page = log.entries(0, 100_000).await.unwrap();
+    assert_eq!(page.len(), log.config().max_page);
+    assert!(matches!(
+        log.entries(3000, 1).await,
+        Err(LogError::NotFound(_))
+    ));
+    assert_eq!(
+        log.find_leaf(&leaf_hash(&e[77])).unwrap().unwrap().get(),
+        77
+    );
+    assert_eq!(log.find_leaf(&leaf_hash(b"absent")).unwrap(), None);
+    log.shutdown().await;
+}
