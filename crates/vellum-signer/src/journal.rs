@@ -359,10 +359,7 @@ fn scan_segment(dir: &Path, n: u64) -> Result<Scan, JournalError> {
     let mut records = Vec::new();
     let mut last_signed = None;
     let mut pos = HEADER.len();
-    loop {
-        let Some(len_bytes) = bytes.get(pos..pos + 4) else {
-            break;
-        };
+    while let Some(len_bytes) = bytes.get(pos..pos + 4) {
         let len = u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
         if len == 0 {
             break;
