@@ -1,0 +1,12 @@
+//! One module per command. Each has an `Args` (clap derive, with its own
+//! `about`, `long_about` and the exit statuses in `after_help`) and a
+//! `run(Args) -> CmdResult`; `main.rs` only adds a variant to `Command` and
+//! a line to the dispatch.
+//!
+//! Conventions: stdout carries only the command's result (a vkey, `ok`, a
+//! proof), so it can be piped; notes and details go to stderr. A verdict
+//! ("this is invalid") is [`Failure::rejected`](crate::exit::Failure::rejected)
+//! (exit 1); any other error, raised with `?`, exits 2.
+
+pub mod keygen;
+pub mod verify;

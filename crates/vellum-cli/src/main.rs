@@ -1,0 +1,52 @@
+//! `vellum`: the command line of the Vellum transparency log. Parsing and
+//! dispatch only; each command lives in `cmd/<name>.rs`.
+
+#![forbid(unsafe_code)]
+
+mod cmd;
+mod exit;
+mod input;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "vellum",
+    version,
+    about = "Vellum: a transparency log for audit records",
+    long_about = "Vellum: a transparency log for audit records.\n\n\
+        Anyone holding a signed checkpoint can prove that a record is in the log and \
+        that the log only ever grew. The formats are the C2SP ones (signed-note, \
+        tlog-checkpoint, tlog-cosignature, tlog-proof, tlog-policy), so proofs can \
+        be checked with other tools too.\n\n\
+        Results go to stdout, one item per line, for scripts; messages go to stderr, \
+        errors as 'error: <reason>'. Run 'vellum <command> --help' for details.",
+    after_help = exit::EXIT_STATUS_HELP,
+    propagate_version = true,
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+/// The commands, one module each under `cmd/`.
+// One value, parsed once per process: variant sizes do not matter, and
+// boxing them would only make each new command's line longer.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+enum Command {
+    Keygen(cmd::keygen::Args),
+    Verify(cmd::verify::Args),
+}
+
+fn main() -> ExitCode {
+    // Usage errors and --help are handled by clap (exit 2 and 0).
+    let cli = Cli::parse();
+    exit::finish(match cli.cmd {
+        Command::Keygen(args) => cmd::keygen::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
+    })
+}
