@@ -4,6 +4,9 @@
 //! Every refusal is checked for "and nothing changed" by comparing a full
 //! snapshot of the store before and after.
 
+// Test support: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
