@@ -23,6 +23,7 @@ pub mod reader;
 pub mod sequencer;
 pub mod signer;
 pub mod startup;
+pub mod witnessing;
 
 pub use config::LogConfig;
 pub use error::{LogError, StartupError};
@@ -30,3 +31,4 @@ pub use log::{Appended, Log, LogState, Stats, Wait};
 pub use publisher::Published;
 pub use sequencer::Assigned;
 pub use signer::{BoxFuture, LocalSigner, SignError, Signer};
+pub use witnessing::{Witness, WitnessFailure, Witnessing};

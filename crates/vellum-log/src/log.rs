@@ -18,7 +18,11 @@ use crate::error::{LogError, StartupError};
 use crate::publisher::{Published, Publisher};
 use crate::sequencer::{Assigned, Msg, Request, Sequencer};
 use crate::signer::Signer;
+use crate::witnessing::{WitnessTask, Witnessing, meets_policy};
 use crate::{reader, startup};
+
+/// How long shutdown waits for the final checkpoint.
+const SHUTDOWN_SIGNING: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long an append waits before answering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -92,7 +96,13 @@ struct Inner {
     entry_slots: Arc<Semaphore>,
     byte_slots: Arc<Semaphore>,
     committed: watch::Receiver<TreeHead>,
+    /// Checkpoints as the log signs them.
+    signed: watch::Receiver<Option<Published>>,
+    /// What is served: the signed checkpoints, or (with witnesses) those
+    /// that met the policy, or were allowed below it.
     published: watch::Receiver<Option<Published>>,
+    /// Checkpoints that met the witness policy (`None` without witnesses).
+    witnessed: Option<watch::Receiver<Option<Published>>>,
     state: watch::Sender<LogState>,
     workers: Mutex<Workers>,
     stats: Arc<Stats>,
@@ -102,6 +112,7 @@ struct Inner {
 struct Workers {
     sequencer: Option<std::thread::JoinHandle<()>>,
     publisher: Option<tokio::task::JoinHandle<()>>,
+    witnessing: Option<tokio::task::JoinHandle<()>>,
 }
 
 fn store_err(e: StoreError) -> LogError {
@@ -113,8 +124,8 @@ fn store_err(e: StoreError) -> LogError {
 
 impl Log {
     /// Loads the log from `store`, checks it against the signed history (see
-    /// the `startup` module) and starts sequencing. Must be called within a
-    /// tokio runtime.
+    /// the `startup` module) and starts sequencing, without witnesses. Must
+    /// be called within a tokio runtime.
     ///
     /// # Errors
     ///
@@ -125,6 +136,21 @@ impl Log {
         log_key: VerifierKey,
         config: LogConfig,
     ) -> Result<Log, StartupError> {
+        Log::open_witnessed(store, signer, log_key, config, None).await
+    }
+
+    /// As [`Log::open`], with witnesses cosigning every checkpoint.
+    ///
+    /// # Errors
+    ///
+    /// A [`StartupError`] naming why the log must not run.
+    pub async fn open_witnessed(
+        store: Arc<dyn LogStore>,
+        signer: Arc<dyn Signer>,
+        log_key: VerifierKey,
+        config: LogConfig,
+        witnessing: Option<Witnessing>,
+    ) -> Result<Log, StartupError> {
         config.validate().map_err(StartupError::Config)?;
         if log_key.name() != config.origin {
             return Err(StartupError::Config(format!(
@@ -132,6 +158,13 @@ impl Log {
                 log_key.name(),
                 config.origin
             )));
+        }
+        if let Some(w) = &witnessing
+            && !w.policy.logs().iter().any(|l| l.key() == &log_key)
+        {
+            return Err(StartupError::Config(
+                "the witness policy does not list this log's key".into(),
+            ));
         }
         let rec = startup::recover(&store, &*signer, &log_key).await?;
         tracing::info!(
@@ -141,7 +174,7 @@ impl Log {
             "log loaded and verified"
         );
         let (committed_tx, committed_rx) = watch::channel(rec.head);
-        let (published_tx, published_rx) = watch::channel(rec.published);
+        let (signed_tx, signed_rx) = watch::channel(rec.published.clone());
         let (state_tx, _) = watch::channel(LogState::Running);
         let stats = Arc::new(Stats::default());
         let (tx, rx) = mpsc::channel();
@@ -165,12 +198,44 @@ impl Log {
             log_key,
             origin: config.origin.clone(),
             committed: committed_rx.clone(),
-            published: published_tx,
+            signed_tx,
             state: state_tx.clone(),
-            signed: rec.signed,
+            signed_size: rec.signed,
             retry: config.signer_retry,
         };
         let pub_task = tokio::spawn(publisher.run());
+
+        let (published, witnessed, witness_task) = match witnessing {
+            None => (signed_rx.clone(), None, None),
+            Some(cfg) => {
+                // A stored checkpoint that already meets the policy is
+                // witnessed; otherwise the first round decides.
+                let met = rec
+                    .published
+                    .clone()
+                    .filter(|p| meets_policy(&cfg.policy, &p.note));
+                let initial = if cfg.publish_below_policy {
+                    rec.published.clone()
+                } else {
+                    met.clone()
+                };
+                let (published_tx, published_rx) = watch::channel(initial);
+                let (witnessed_tx, witnessed_rx) = watch::channel(met);
+                let task = WitnessTask {
+                    store: store.clone(),
+                    known: cfg.witnesses.iter().map(|_| AtomicU64::new(0)).collect(),
+                    cfg,
+                    signed: signed_rx.clone(),
+                    witnessed: witnessed_tx,
+                    published: published_tx,
+                };
+                (
+                    published_rx,
+                    Some(witnessed_rx),
+                    Some(tokio::spawn(task.run())),
+                )
+            }
+        };
 
         Ok(Log {
             inner: Arc::new(Inner {
@@ -180,11 +245,14 @@ impl Log {
                 store,
                 tx: RwLock::new(Some(tx)),
                 committed: committed_rx,
-                published: published_rx,
+                signed: signed_rx,
+                published,
+                witnessed,
                 state: state_tx,
                 workers: Mutex::new(Workers {
                     sequencer: Some(seq_thread),
                     publisher: Some(pub_task),
+                    witnessing: witness_task,
                 }),
                 stats,
             }),
@@ -232,7 +300,7 @@ impl Log {
                 cfg.max_entry_size
             )));
         }
-        if wait == Wait::Witnessed {
+        if wait == Wait::Witnessed && self.inner.witnessed.is_none() {
             return Err(LogError::FailedPrecondition(
                 "this log has no witnesses configured; wait for a checkpoint instead".into(),
             ));
@@ -289,7 +357,7 @@ impl Log {
             });
         }
         let needed = results.iter().map(|a| a.index.get()).max().unwrap_or(0) + 1;
-        let checkpoint = self.wait_for_checkpoint(needed, &results).await?;
+        let checkpoint = self.wait_for_checkpoint(wait, needed, &results).await?;
         let indices: Vec<LeafIndex> = results.iter().map(|a| a.index).collect();
         let store = self.inner.store.clone();
         let size = checkpoint.size;
@@ -304,10 +372,14 @@ impl Log {
 
     async fn wait_for_checkpoint(
         &self,
+        wait: Wait,
         needed: u64,
         results: &[Assigned],
     ) -> Result<Published, LogError> {
-        let mut published = self.inner.published.clone();
+        let mut published = match (wait, &self.inner.witnessed) {
+            (Wait::Witnessed, Some(w)) => w.clone(),
+            _ => self.inner.signed.clone(),
+        };
         let mut state = self.inner.state.subscribe();
         let timeout = self.inner.config.checkpoint_wait_timeout;
         let covered = async {
@@ -384,8 +456,23 @@ impl Log {
         if let Some(t) = workers.sequencer {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
-        if let Some(p) = workers.publisher {
-            let _ = p.await;
+        if let Some(mut p) = workers.publisher {
+            // The final checkpoint needs the signer; if it is down, queued
+            // entries are durable anyway and will be signed after restart.
+            if tokio::time::timeout(SHUTDOWN_SIGNING, &mut p)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "shutting down without a final checkpoint: the signer did not answer"
+                );
+                p.abort();
+            }
+        }
+        // Witness rounds for the final checkpoint are best effort: a witness
+        // that is down must not hold up shutdown.
+        if let Some(w) = workers.witnessing {
+            w.abort();
         }
     }
 
@@ -402,6 +489,15 @@ impl Log {
     /// The latest published checkpoint.
     pub fn published(&self) -> Option<Published> {
         self.inner.published.borrow().clone()
+    }
+
+    /// The latest checkpoint that met the witness policy (`None` without
+    /// witnesses or before the first).
+    pub fn witnessed(&self) -> Option<Published> {
+        self.inner
+            .witnessed
+            .as_ref()
+            .and_then(|w| w.borrow().clone())
     }
 
     /// A receiver that sees every newly published checkpoint.
@@ -468,6 +564,17 @@ impl Log {
         let index = LeafIndex::new(index).map_err(|e| LogError::InvalidArgument(e.to_string()))?;
         let proof = reader::inclusion(&*self.inner.store, index, size).map_err(store_err)?;
         Ok((size, proof, cp))
+    }
+
+    /// The checkpoint signed for exactly `size`, as stored (with whatever
+    /// cosignatures it gathered), if the log signed one.
+    ///
+    /// # Errors
+    ///
+    /// A storage failure, or an out-of-range size.
+    pub fn checkpoint_at(&self, size: u64) -> Result<Option<Bytes>, LogError> {
+        let size = TreeSize::new(size).map_err(|e| LogError::InvalidArgument(e.to_string()))?;
+        self.inner.store.checkpoint_at(size).map_err(store_err)
     }
 
     /// The index of a leaf hash, if the log holds it.

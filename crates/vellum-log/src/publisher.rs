@@ -45,12 +45,16 @@ pub(crate) struct Publisher {
     pub log_key: VerifierKey,
     pub origin: String,
     pub committed: watch::Receiver<TreeHead>,
-    pub published: watch::Sender<Option<Published>>,
+    /// Every checkpoint the log signs, as soon as it is stored.
+    pub signed_tx: watch::Sender<Option<Published>>,
     pub state: watch::Sender<LogState>,
     /// The signer's last signed size, as far as we know.
-    pub signed: Option<TreeSize>,
+    pub signed_size: Option<TreeSize>,
     pub retry: std::time::Duration,
 }
+
+/// The longest pause between attempts to reach the signer.
+const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(5);
 
 enum Failure {
     Retry(String),
@@ -59,16 +63,19 @@ enum Failure {
 
 impl Publisher {
     pub async fn run(mut self) {
+        // Backoff between failed attempts: a signer that is down is asked
+        // again soon, then less often, and its outage is logged once per try.
+        let mut backoff = self.retry;
         loop {
             let head = *self.committed.borrow_and_update();
-            let needs_signing = self.signed.is_none_or(|s| s < head.size);
+            let needs_signing = self.signed_size.is_none_or(|s| s < head.size);
             if !needs_signing {
                 // Wait for the next round; an error means the sequencer is
                 // gone (shutdown or failure) and everything it committed is
                 // signed.
                 if self.committed.changed().await.is_err() {
                     let head = *self.committed.borrow();
-                    if self.signed.is_none_or(|s| s < head.size) {
+                    if self.signed_size.is_none_or(|s| s < head.size) {
                         continue;
                     }
                     return;
@@ -79,10 +86,11 @@ impl Publisher {
                 return;
             }
             match self.publish(head).await {
-                Ok(()) => {}
+                Ok(()) => backoff = self.retry,
                 Err(Failure::Retry(m)) => {
-                    tracing::warn!(reason = %m, "checkpoint not signed yet; retrying");
-                    tokio::time::sleep(self.retry).await;
+                    tracing::warn!(reason = %m, retry_in = ?backoff, "checkpoint not signed yet");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
                 Err(Failure::Fatal(m)) => {
                     tracing::error!(reason = %m, "checkpoint publication stopped the log");
@@ -94,8 +102,8 @@ impl Publisher {
     }
 
     async fn publish(&mut self, head: TreeHead) -> Result<(), Failure> {
-        let from = self.signed.unwrap_or(TreeSize::ZERO);
-        let proof = if self.signed.is_none() {
+        let from = self.signed_size.unwrap_or(TreeSize::ZERO);
+        let proof = if self.signed_size.is_none() {
             Vec::new()
         } else {
             let store = self.store.clone();
@@ -130,7 +138,7 @@ impl Publisher {
                 "the signer returned a checkpoint for another tree".into(),
             ));
         }
-        self.signed = Some(head.size);
+        self.signed_size = Some(head.size);
         self.store_and_publish(head.size, head.root, note).await
     }
 
@@ -173,9 +181,9 @@ impl Publisher {
                 cp.size()
             )));
         }
-        self.signed = Some(cp.size());
+        self.signed_size = Some(cp.size());
         let newer = self
-            .published
+            .signed_tx
             .borrow()
             .as_ref()
             .is_none_or(|p| p.size < cp.size());
@@ -197,8 +205,26 @@ impl Publisher {
             .await
             .map_err(|e| Failure::Fatal(format!("checkpoint task failed: {e}")))?
             .map_err(|e| Failure::Fatal(format!("storing checkpoint {size}: {e}")))?;
-        self.published
-            .send_replace(Some(Published { size, root, note }));
+        publish_newer(&self.signed_tx, Published { size, root, note });
         Ok(())
     }
+}
+
+/// Replaces a published checkpoint with `new` unless that would go back in
+/// time: `new` must be larger, or the same checkpoint with more signature
+/// lines (cosignatures arriving). Readers never see the size shrink.
+pub(crate) fn publish_newer(tx: &watch::Sender<Option<Published>>, new: Published) {
+    let lines = |n: &Bytes| n.iter().filter(|b| **b == b'\n').count();
+    tx.send_if_modified(|cur| {
+        let newer = match cur {
+            None => true,
+            Some(c) => {
+                new.size > c.size || (new.size == c.size && lines(&new.note) > lines(&c.note))
+            }
+        };
+        if newer {
+            *cur = Some(new);
+        }
+        newer
+    });
 }

@@ -117,16 +117,19 @@ pub(crate) async fn recover(
 
     // The signer's checkpoint is at least as new as the stored one; store it
     // if the log crashed between signing and storing.
+    // When the store holds the same checkpoint, serve its copy: it may carry
+    // witness cosignatures that the signer's does not.
     let published = match signed {
         None => None,
         Some((cp, note)) => {
             let size = cp.checkpoint().size();
-            if stored
-                .as_ref()
-                .is_none_or(|(s, _)| s.checkpoint().size() < size)
-            {
-                store.put_checkpoint(size, &note)?;
-            }
+            let note = match stored {
+                Some((s, stored_note)) if s.checkpoint().size() == size => stored_note,
+                _ => {
+                    store.put_checkpoint(size, &note)?;
+                    note
+                }
+            };
             Some(Published {
                 size,
                 root: cp.checkpoint().root(),

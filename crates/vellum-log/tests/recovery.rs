@@ -253,7 +253,7 @@ async fn a_signer_outage_delays_checkpoints_not_sequencing() {
     cfg.signer_retry = std::time::Duration::from_millis(10);
     let signer = Arc::new(Flaky {
         inner: f.signer(),
-        down: AtomicUsize::new(20),
+        down: AtomicUsize::new(5),
     });
     let log = vellum_log::Log::open(
         Arc::new(MemoryStore::new()),

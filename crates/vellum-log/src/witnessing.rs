@@ -1,0 +1,239 @@
+//! Getting checkpoints cosigned by witnesses (C2SP tlog-witness), and
+//! publishing the checkpoints that meet the log's trust policy.
+//!
+//! A witness round takes the latest signed checkpoint, sends it to every
+//! witness in parallel with a consistency proof from the size that witness
+//! last cosigned, merges the cosignatures that come back, and checks the
+//! result against the policy. Witnesses that are down or slow time out; the
+//! round goes on without them, and sequencing never waits for any of this.
+//!
+//! The log learns each witness's size from the witness itself: it starts by
+//! assuming 0, and a `409 Conflict` names the size to prove from.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::watch;
+use vellum_merkle::{Hash, TreeSize};
+use vellum_note::{Note, NoteSignature, Policy};
+use vellum_store::LogStore;
+
+use crate::publisher::{Published, publish_newer};
+use crate::reader;
+use crate::signer::BoxFuture;
+
+/// Why a witness did not cosign.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WitnessFailure {
+    /// The witness last cosigned another size; prove from that one.
+    #[error("the witness last cosigned size {size}")]
+    Conflict {
+        /// The size the witness holds.
+        size: u64,
+    },
+    /// Anything else: refused, unreachable, or an answer that did not verify.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A witness, as seen by the log.
+pub trait Witness: Send + Sync + 'static {
+    /// The witness's name (its key name), for logs and policy matching.
+    fn name(&self) -> &str;
+
+    /// Asks for cosignatures on `signed_checkpoint`, proving it extends the
+    /// witness's `old_size`. Returns the cosignature lines, already verified
+    /// against the witness's key.
+    fn add_checkpoint<'a>(
+        &'a self,
+        old_size: u64,
+        proof: &'a [Hash],
+        signed_checkpoint: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<NoteSignature>, WitnessFailure>>;
+}
+
+/// The log's witnesses and what it requires of them.
+#[derive(Clone)]
+pub struct Witnessing {
+    /// The witnesses to ask.
+    pub witnesses: Vec<Arc<dyn Witness>>,
+    /// The trust policy a checkpoint must meet to count as witnessed.
+    pub policy: Policy,
+    /// Whether to serve checkpoints that do not (yet) meet the policy.
+    pub publish_below_policy: bool,
+    /// How long one round waits for the slowest witness.
+    pub round_timeout: Duration,
+    /// How soon a round that missed the policy is tried again when no new
+    /// checkpoint comes.
+    pub retry: Duration,
+}
+
+impl std::fmt::Debug for Witnessing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Witnessing")
+            .field(
+                "witnesses",
+                &self.witnesses.iter().map(|w| w.name()).collect::<Vec<_>>(),
+            )
+            .field("publish_below_policy", &self.publish_below_policy)
+            .field("round_timeout", &self.round_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct WitnessTask {
+    pub store: Arc<dyn LogStore>,
+    pub cfg: Witnessing,
+    pub signed: watch::Receiver<Option<Published>>,
+    pub witnessed: watch::Sender<Option<Published>>,
+    pub published: watch::Sender<Option<Published>>,
+    /// What we believe each witness last cosigned.
+    pub known: Vec<AtomicU64>,
+}
+
+impl WitnessTask {
+    pub async fn run(mut self) {
+        let mut done: Option<TreeSize> = self.witnessed.borrow().as_ref().map(|p| p.size);
+        loop {
+            let latest = self.signed.borrow_and_update().clone();
+            let Some(cp) = latest.filter(|cp| done.is_none_or(|d| d < cp.size)) else {
+                if self.signed.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            };
+            if self.round(&cp).await {
+                done = Some(cp.size);
+            } else {
+                // Below policy: try again after a pause, or sooner if a new
+                // checkpoint comes.
+                let _ = tokio::time::timeout(self.cfg.retry, self.signed.changed()).await;
+            }
+        }
+    }
+
+    /// One round for `cp`; true if the result met the policy.
+    async fn round(&self, cp: &Published) -> bool {
+        let asks = self
+            .cfg
+            .witnesses
+            .iter()
+            .enumerate()
+            .map(|(i, w)| async move {
+                match tokio::time::timeout(self.cfg.round_timeout, self.ask(i, cp)).await {
+                    Ok(Ok(sigs)) => sigs,
+                    Ok(Err(e)) => {
+                        tracing::warn!(witness = w.name(), size = cp.size.get(), error = %e, "witness did not cosign");
+                        Vec::new()
+                    }
+                    Err(_) => {
+                        tracing::warn!(witness = w.name(), size = cp.size.get(), "witness timed out");
+                        Vec::new()
+                    }
+                }
+            });
+        let cosignatures: Vec<NoteSignature> = futures::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        let merged = match Note::parse(&cp.note).and_then(|mut n| {
+            n.add_signatures(cosignatures)?;
+            Ok(n)
+        }) {
+            Ok(n) => Bytes::from(n.to_bytes()),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot attach cosignatures to the checkpoint");
+                return false;
+            }
+        };
+        let (met, unmet) = match self.cfg.policy.check_checkpoint(&merged) {
+            Ok(v) => {
+                let names = v
+                    .cosignatures()
+                    .iter()
+                    .map(|c| c.witness().to_owned())
+                    .collect();
+                (
+                    self.cfg.policy.evaluate(&names),
+                    self.cfg.policy.unmet(&names),
+                )
+            }
+            Err(e) => (false, vec![e.to_string()]),
+        };
+        let enriched = Published {
+            size: cp.size,
+            root: cp.root,
+            note: merged.clone(),
+        };
+        // Same note text, more signatures: the store accepts the update.
+        let store = self.store.clone();
+        let size = cp.size;
+        let stored = tokio::task::spawn_blocking(move || store.put_checkpoint(size, &merged)).await;
+        if !matches!(stored, Ok(Ok(()))) {
+            tracing::error!(size = size.get(), "could not store the cosigned checkpoint");
+        }
+        if met {
+            publish_newer(&self.witnessed, enriched.clone());
+        } else {
+            tracing::warn!(size = size.get(), unmet = ?unmet, "checkpoint does not meet the witness policy yet");
+        }
+        if met || self.cfg.publish_below_policy {
+            publish_newer(&self.published, enriched);
+        }
+        met
+    }
+
+    async fn ask(&self, i: usize, cp: &Published) -> Result<Vec<NoteSignature>, WitnessFailure> {
+        let witness = &self.cfg.witnesses[i];
+        // One retry: the first answer may be a 409 naming the size to use.
+        for _ in 0..2 {
+            let old = self.known[i].load(Ordering::Relaxed);
+            if old > cp.size.get() {
+                return Err(WitnessFailure::Failed(format!(
+                    "the witness has cosigned size {old}, beyond this checkpoint ({}): it has seen a \
+                     larger tree of this log",
+                    cp.size
+                )));
+            }
+            let proof = self.proof(old, cp.size).await?;
+            match witness.add_checkpoint(old, &proof, &cp.note).await {
+                Ok(sigs) => {
+                    self.known[i].store(cp.size.get(), Ordering::Relaxed);
+                    return Ok(sigs);
+                }
+                Err(WitnessFailure::Conflict { size }) => {
+                    self.known[i].store(size, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(WitnessFailure::Failed(
+            "the witness's size kept changing".into(),
+        ))
+    }
+
+    async fn proof(&self, old: u64, new: TreeSize) -> Result<Vec<Hash>, WitnessFailure> {
+        let from = TreeSize::new(old).map_err(|e| WitnessFailure::Failed(e.to_string()))?;
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || reader::consistency(&*store, from, new))
+            .await
+            .map_err(|e| WitnessFailure::Failed(e.to_string()))?
+            .map_err(|e| WitnessFailure::Failed(format!("reading the proof: {e}")))
+    }
+}
+
+/// Whether `note` is a checkpoint that meets `policy` (log signature and
+/// witness quorum).
+pub(crate) fn meets_policy(policy: &Policy, note: &[u8]) -> bool {
+    policy.check_checkpoint(note).is_ok_and(|v| {
+        let names = v
+            .cosignatures()
+            .iter()
+            .map(|c| c.witness().to_owned())
+            .collect();
+        policy.evaluate(&names)
+    })
+}
