@@ -1,0 +1,286 @@
+//! The `vellum.v1.Log` gRPC service: protobuf in, `vellum_log::Log` calls,
+//! protobuf out. Input is validated here or in the log; errors become
+//! statuses only through [`crate::status`].
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::Stream;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use vellum_log::{Appended, Log, LogError, Published, Wait};
+use vellum_merkle::Hash;
+use vellum_proto::v1 as pb;
+
+use crate::limits::Limits;
+use crate::status::{invalid, status};
+
+/// The gRPC face of a log.
+#[derive(Clone, Debug)]
+pub struct LogService {
+    log: Log,
+    limits: Arc<Limits>,
+}
+
+impl LogService {
+    /// Serves `log` within `limits`.
+    pub fn new(log: Log, limits: Limits) -> LogService {
+        LogService {
+            log,
+            limits: Arc::new(limits),
+        }
+    }
+
+    async fn with_timeout<T>(
+        &self,
+        f: impl Future<Output = Result<T, Status>>,
+    ) -> Result<T, Status> {
+        let limit = self.limits.request_timeout;
+        tokio::time::timeout(limit, f).await.unwrap_or_else(|_| {
+            Err(Status::deadline_exceeded(format!(
+                "the call took longer than {limit:?}"
+            )))
+        })
+    }
+}
+
+fn wait_from(v: i32) -> Result<Wait, Status> {
+    match pb::WaitFor::try_from(v) {
+        Ok(pb::WaitFor::Unspecified | pb::WaitFor::Durable) => Ok(Wait::Durable),
+        Ok(pb::WaitFor::Checkpoint) => Ok(Wait::Checkpoint),
+        Ok(pb::WaitFor::Witnessed) => Ok(Wait::Witnessed),
+        Err(_) => Err(invalid(format!("unknown wait value {v}"))),
+    }
+}
+
+fn hashes(v: &[Hash]) -> Vec<Bytes> {
+    v.iter().map(|h| Bytes::copy_from_slice(&h.0)).collect()
+}
+
+fn note(p: Option<Published>) -> Bytes {
+    p.map(|p| p.note).unwrap_or_default()
+}
+
+fn to_response(out: Appended, request_id: u64) -> pb::AppendResponse {
+    let (checkpoint, proofs) = match out.proofs {
+        Some((cp, proofs)) => (cp.note, Some(proofs)),
+        None => (Bytes::new(), None),
+    };
+    let results = out
+        .results
+        .iter()
+        .enumerate()
+        .map(|(i, a)| pb::AppendResult {
+            index: a.index.get(),
+            duplicate: a.duplicate,
+            inclusion_proof: proofs.as_ref().map(|p| hashes(&p[i])).unwrap_or_default(),
+        })
+        .collect();
+    pb::AppendResponse {
+        results,
+        checkpoint,
+        request_id,
+        error: None,
+    }
+}
+
+async fn append_one(log: &Log, req: pb::AppendRequest) -> Result<pb::AppendResponse, Status> {
+    let wait = wait_from(req.wait)?;
+    let out = log.append(req.entries, wait).await.map_err(status)?;
+    Ok(to_response(out, req.request_id))
+}
+
+type AppendStream = Pin<Box<dyn Stream<Item = Result<pb::AppendResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::log_server::Log for LogService {
+    async fn append(
+        &self,
+        request: Request<pb::AppendRequest>,
+    ) -> Result<Response<pb::AppendResponse>, Status> {
+        let req = request.into_inner();
+        // A checkpoint wait has its own deadline inside the log, shorter
+        // than the call's; a durable append is bounded by the queue.
+        self.with_timeout(append_one(&self.log, req))
+            .await
+            .map(Response::new)
+    }
+
+    type AppendStreamStream = AppendStream;
+
+    async fn append_stream(
+        &self,
+        request: Request<Streaming<pb::AppendRequest>>,
+    ) -> Result<Response<AppendStream>, Status> {
+        let mut incoming = request.into_inner();
+        let limits = self.limits.clone();
+        let log = self.log.clone();
+        let (tx, rx) = mpsc::channel(limits.stream_max_in_flight);
+        tokio::spawn(async move {
+            let in_flight = Arc::new(Semaphore::new(limits.stream_max_in_flight));
+            loop {
+                // Holding a permit before reading the next request is the
+                // per-stream bound: at the limit we stop reading, and HTTP/2
+                // flow control makes the client wait.
+                let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                    return;
+                };
+                let next = tokio::time::timeout(limits.stream_idle_timeout, incoming.next()).await;
+                let req = match next {
+                    Err(_) => {
+                        let _ = tx
+                            .send(Err(Status::deadline_exceeded(format!(
+                                "no request on this stream for {:?}; closing it",
+                                limits.stream_idle_timeout
+                            ))))
+                            .await;
+                        return;
+                    }
+                    Ok(None) => return,
+                    Ok(Some(Err(e))) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                    Ok(Some(Ok(req))) => req,
+                };
+                let (log, tx) = (log.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let id = req.request_id;
+                    let resp = match append_one(&log, req).await {
+                        Ok(r) => r,
+                        Err(s) => pb::AppendResponse {
+                            request_id: id,
+                            error: Some(pb::Error {
+                                code: s.code() as i32,
+                                message: s.message().to_owned(),
+                            }),
+                            ..Default::default()
+                        },
+                    };
+                    let _ = tx.send(Ok(resp)).await;
+                    drop(permit);
+                });
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn get_checkpoint(
+        &self,
+        request: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
+        let size = request.into_inner().size;
+        let checkpoint = if size == 0 {
+            self.log
+                .published()
+                .ok_or_else(|| {
+                    status(LogError::FailedPrecondition(
+                        "the log has not signed a checkpoint yet".into(),
+                    ))
+                })?
+                .note
+        } else {
+            self.log
+                .checkpoint_at(size)
+                .map_err(status)?
+                .ok_or_else(|| {
+                    Status::not_found(format!("the log signed no checkpoint of size {size}"))
+                })?
+        };
+        Ok(Response::new(pb::GetCheckpointResponse { checkpoint }))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<pb::GetInclusionProofRequest>,
+    ) -> Result<Response<pb::GetInclusionProofResponse>, Status> {
+        let req = request.into_inner();
+        let index = match req.leaf {
+            None => return Err(invalid("give either index or leaf_hash")),
+            Some(pb::get_inclusion_proof_request::Leaf::Index(i)) => i,
+            Some(pb::get_inclusion_proof_request::Leaf::LeafHash(h)) => {
+                let h = Hash::from_slice(&h).map_err(|e| invalid(format!("leaf_hash: {e}")))?;
+                self.log
+                    .find_leaf(&h)
+                    .map_err(status)?
+                    .ok_or_else(|| Status::not_found(format!("no entry with leaf hash {h}")))?
+                    .get()
+            }
+        };
+        let (size, proof, cp) = self
+            .log
+            .inclusion_proof(index, req.tree_size)
+            .map_err(status)?;
+        Ok(Response::new(pb::GetInclusionProofResponse {
+            index,
+            tree_size: size.get(),
+            proof: hashes(&proof),
+            checkpoint: note(cp),
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::GetConsistencyProofResponse>, Status> {
+        let req = request.into_inner();
+        let (from, to, proof, cp) = self
+            .log
+            .consistency_proof(req.from_size, req.to_size)
+            .map_err(status)?;
+        Ok(Response::new(pb::GetConsistencyProofResponse {
+            from_size: from.get(),
+            to_size: to.get(),
+            proof: hashes(&proof),
+            checkpoint: note(cp),
+        }))
+    }
+
+    async fn get_entries(
+        &self,
+        request: Request<pb::GetEntriesRequest>,
+    ) -> Result<Response<pb::GetEntriesResponse>, Status> {
+        let req = request.into_inner();
+        let entries = self
+            .with_timeout(async {
+                self.log
+                    .entries(req.start, u64::from(req.count))
+                    .await
+                    .map_err(status)
+            })
+            .await?;
+        Ok(Response::new(pb::GetEntriesResponse {
+            start: req.start,
+            entries,
+        }))
+    }
+
+    async fn get_entry_and_proof(
+        &self,
+        request: Request<pb::GetEntryAndProofRequest>,
+    ) -> Result<Response<pb::GetEntryAndProofResponse>, Status> {
+        let req = request.into_inner();
+        let (size, proof, cp) = self
+            .log
+            .inclusion_proof(req.index, req.tree_size)
+            .map_err(status)?;
+        let entry = self
+            .log
+            .entries(req.index, 1)
+            .await
+            .map_err(status)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Status::internal("entry missing below the tree size"))?;
+        Ok(Response::new(pb::GetEntryAndProofResponse {
+            entry,
+            index: req.index,
+            tree_size: size.get(),
+            proof: hashes(&proof),
+            checkpoint: note(cp),
+        }))
+    }
+}

@@ -1,0 +1,137 @@
+//! gRPC: the log service, and the listener that carries it with health
+//! checking and reflection.
+
+pub mod log;
+pub mod signer;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+use vellum_log::{Log, LogState};
+use vellum_proto::v1::log_server::LogServer;
+
+use crate::limits::Limits;
+pub use log::LogService;
+
+/// Why the gRPC listener could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum GrpcError {
+    /// Reflection could not load the API description (a build problem).
+    #[error("cannot build gRPC reflection: {0}")]
+    Reflection(String),
+    /// The transport failed.
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The listener's address could not be read.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves `log` on `listener` (with health and reflection) until `shutdown`
+/// completes. Health reports NOT_SERVING as soon as the log stops.
+///
+/// # Errors
+///
+/// [`GrpcError`] when the server cannot start or its transport fails.
+pub async fn serve(
+    listener: TcpListener,
+    log: Log,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GrpcError> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_serving::<LogServer<LogService>>().await;
+    let mut state = log.state();
+    let watcher = tokio::spawn(async move {
+        let _ = state.wait_for(|s| *s != LogState::Running).await;
+        reporter.set_not_serving::<LogServer<LogService>>().await;
+    });
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(vellum_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| GrpcError::Reflection(e.to_string()))?;
+    let service = LogServer::new(LogService::new(log, limits.clone()))
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+    let result = Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
+        .await;
+    watcher.abort();
+    result.map_err(GrpcError::from)
+}
+
+/// Accepted connections with `TCP_NODELAY` set. tonic applies
+/// `Server::tcp_nodelay` only to listeners it binds itself, not to a stream
+/// of sockets handed in; without it a response written in two pieces waits
+/// for the client's delayed ACK (about 40 ms on Linux).
+fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
+/// Binds `addr` for gRPC; port 0 picks a free port (see the returned
+/// listener's `local_addr`).
+///
+/// # Errors
+///
+/// The bind error.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, std::io::Error> {
+    TcpListener::bind(addr).await
+}
+
+/// Serves a signer at `addr` until `shutdown`. A Unix socket is created with
+/// mode 0600 (only this user may ask for signatures); a stale socket file
+/// left by a crashed signer is replaced, a live one is an error.
+///
+/// # Errors
+///
+/// [`GrpcError`] when the address cannot be bound or the transport fails.
+pub async fn serve_signer(
+    addr: &signer::SignerAddr,
+    service: signer::SignerService,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GrpcError> {
+    let svc = vellum_proto::v1::signer_server::SignerServer::new(service);
+    let server = Server::builder().add_service(svc);
+    match addr {
+        signer::SignerAddr::Unix(path) => {
+            if path.exists() {
+                if tokio::net::UnixStream::connect(path).await.is_ok() {
+                    return Err(GrpcError::Io(std::io::Error::new(
+                        std::io::ErrorKind::AddrInUse,
+                        format!("another signer is listening on {}", path.display()),
+                    )));
+                }
+                std::fs::remove_file(path)?;
+            }
+            let listener = tokio::net::UnixListener::bind(path)?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+            server
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await?;
+            let _ = std::fs::remove_file(path);
+        }
+        signer::SignerAddr::Tcp(url) => {
+            let uri: tonic::transport::Uri = url
+                .parse()
+                .map_err(|e| GrpcError::Io(std::io::Error::other(format!("{url}: {e}"))))?;
+            let authority = uri.authority().ok_or_else(|| {
+                GrpcError::Io(std::io::Error::other(format!("{url}: no host:port")))
+            })?;
+            let listener = TcpListener::bind(authority.as_str()).await?;
+            server
+                .serve_with_incoming_shutdown(incoming(listener), shutdown)
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,414 @@
+//! A whole server: deployment, listeners, shutdown. `vellum serve` is this
+//! plus argument parsing; tests start it in-process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use vellum_log::{Log, LogConfig, LogState};
+use vellum_note::{Policy, VerifierKey};
+use vellum_store_rocksdb::StoreOptions;
+
+use crate::embedded::{self, DeployError, Layout};
+use crate::export::{ExportOptions, run_continuous};
+use crate::grpc::signer::{RemoteSigner, SignerAddr};
+use crate::grpc::{self, GrpcError};
+use crate::http::{self, HttpConfig, TileSource};
+use crate::limits::Limits;
+use crate::witness::witnessing_from_policy;
+
+/// Log settings that a deployment may override; `None` keeps the default.
+#[derive(Clone, Debug, Default)]
+pub struct Tuning {
+    /// See [`LogConfig::pool_max_entries`].
+    pub pool_max_entries: Option<usize>,
+    /// See [`LogConfig::pool_max_delay`].
+    pub pool_max_delay: Option<Duration>,
+    /// See [`LogConfig::queue_max_entries`].
+    pub queue_max_entries: Option<usize>,
+    /// See [`LogConfig::queue_max_bytes`].
+    pub queue_max_bytes: Option<usize>,
+    /// See [`LogConfig::max_entries_per_call`].
+    pub max_entries_per_call: Option<usize>,
+    /// See [`LogConfig::max_entry_size`].
+    pub max_entry_size: Option<usize>,
+}
+
+impl Tuning {
+    fn apply(&self, c: &mut LogConfig) {
+        if let Some(v) = self.pool_max_entries {
+            c.pool_max_entries = v;
+        }
+        if let Some(v) = self.pool_max_delay {
+            c.pool_max_delay = v;
+        }
+        if let Some(v) = self.queue_max_entries {
+            c.queue_max_entries = v;
+        }
+        if let Some(v) = self.queue_max_bytes {
+            c.queue_max_bytes = v;
+        }
+        if let Some(v) = self.max_entries_per_call {
+            c.max_entries_per_call = v;
+        }
+        if let Some(v) = self.max_entry_size {
+            c.max_entry_size = v;
+        }
+    }
+}
+
+/// Everything `vellum serve` needs.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// The data folder.
+    pub data: PathBuf,
+    /// The gRPC listen address.
+    pub listen: SocketAddr,
+    /// The origin for a new log (an existing log keeps its key's name).
+    pub origin: Option<String>,
+    /// The key file, if not `<data>/log.key`.
+    pub key: Option<PathBuf>,
+    /// Log limits and pool settings.
+    pub tuning: Tuning,
+    /// Network limits.
+    pub limits: Limits,
+    /// RocksDB settings.
+    pub store: StoreOptions,
+    /// Listen beyond loopback without TLS and authentication. Loudly logged;
+    /// never for production.
+    pub insecure_remote: bool,
+    /// A signer in another process; `None` signs in-process with the key.
+    pub signer: Option<SignerAddr>,
+    /// The log's verifier key, required to pin a remote signer's key (else it
+    /// is read from the signer at start and written to `<data>/log.vkey`).
+    pub vkey: Option<VerifierKey>,
+    /// Witnesses and quorum: a C2SP tlog-policy whose witnesses have URLs.
+    pub witness_policy: Option<Policy>,
+    /// Serve checkpoints that do not meet the witness policy.
+    pub publish_below_policy: bool,
+    /// How long a witness round waits for the slowest witness.
+    pub witness_timeout: Duration,
+    /// The tlog-tiles HTTP read API's listen address; `None`: no HTTP.
+    pub http: Option<SocketAddr>,
+    /// Settings of the HTTP read API.
+    pub http_config: HttpConfig,
+    /// Export tiles to a folder while serving; `None`: no export.
+    pub export: Option<ExportOptions>,
+}
+
+impl ServeOptions {
+    /// The embedded defaults: `./vellum-data`, `127.0.0.1:6962`.
+    pub fn embedded() -> ServeOptions {
+        ServeOptions {
+            data: PathBuf::from("vellum-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 6962)),
+            origin: None,
+            key: None,
+            tuning: Tuning::default(),
+            limits: Limits::default(),
+            store: StoreOptions::default(),
+            insecure_remote: false,
+            signer: None,
+            vkey: None,
+            witness_policy: None,
+            publish_below_policy: true,
+            witness_timeout: Duration::from_secs(5),
+            http: None,
+            http_config: HttpConfig::default(),
+            export: None,
+        }
+    }
+}
+
+/// Why the server did not start or stopped badly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// An unsafe configuration was refused.
+    #[error("{0}")]
+    Unsafe(String),
+    /// The deployment could not be opened.
+    #[error(transparent)]
+    Deploy(#[from] DeployError),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The gRPC server failed.
+    #[error(transparent)]
+    Grpc(#[from] GrpcError),
+    /// The HTTP read API failed.
+    #[error("HTTP read API: {0}")]
+    Http(std::io::Error),
+    /// The log stopped on a fatal error; restart the process.
+    #[error("the log stopped: {0}")]
+    LogFailed(String),
+    /// The remote signer or the witness policy cannot be used.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    /// The log's origin.
+    pub origin: String,
+    /// The log's verifier key.
+    pub vkey: VerifierKey,
+    /// Where gRPC listens.
+    pub grpc_addr: SocketAddr,
+    /// Where the tlog-tiles HTTP API listens, if it does.
+    pub http_addr: Option<SocketAddr>,
+    /// Whether this start created the key (a new log).
+    pub new_key: bool,
+    /// The log itself.
+    pub log: Log,
+    stop: Option<oneshot::Sender<()>>,
+    grpc: JoinHandle<Result<(), GrpcError>>,
+    http: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
+    export: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+}
+
+/// Checks that `opts` is safe to run; see [`ServeOptions::insecure_remote`].
+///
+/// # Errors
+///
+/// [`ServeError::Unsafe`] naming the problem and the way out.
+pub fn check_safety(opts: &ServeOptions) -> Result<(), ServeError> {
+    // The HTTP API is read-only, but an audit log's entries are not public
+    // by default: the same rule as gRPC.
+    if let Some(addr) = opts.http
+        && !addr.ip().is_loopback()
+        && !opts.insecure_remote
+    {
+        return Err(ServeError::Unsafe(format!(
+            "refusing to serve tiles on {addr} without TLS and authentication: anyone who can \
+             reach it could read every entry. Listen on 127.0.0.1, or pass --insecure-remote \
+             to accept the risk (never in production)"
+        )));
+    }
+    if !opts.listen.ip().is_loopback() {
+        if !opts.insecure_remote {
+            return Err(ServeError::Unsafe(format!(
+                "refusing to listen on {} without TLS and authentication: anyone who can reach \
+                 it could append. Listen on 127.0.0.1, or pass --insecure-remote to accept the \
+                 risk (never in production)",
+                opts.listen
+            )));
+        }
+        tracing::warn!(
+            listen = %opts.listen,
+            "INSECURE: listening beyond loopback without TLS or authentication (--insecure-remote)"
+        );
+    }
+    Ok(())
+}
+
+/// Opens the deployment and starts serving.
+///
+/// # Errors
+///
+/// [`ServeError`].
+pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
+    check_safety(&opts)?;
+    let layout = Layout {
+        data: opts.data.clone(),
+    };
+    let witnessing = match &opts.witness_policy {
+        None => None,
+        Some(p) => Some(
+            witnessing_from_policy(p.clone(), opts.publish_below_policy, opts.witness_timeout)
+                .map_err(ServeError::Config)?,
+        ),
+    };
+    let listener = grpc::bind(opts.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+    let grpc_addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: opts.listen,
+        source,
+    })?;
+    let http_listener = match opts.http {
+        None => None,
+        Some(addr) => {
+            let l = http::bind(addr)
+                .await
+                .map_err(|source| ServeError::Bind { addr, source })?;
+            let bound = l
+                .local_addr()
+                .map_err(|source| ServeError::Bind { addr, source })?;
+            Some((l, bound))
+        }
+    };
+    let (log, vkey, new_key) = match &opts.signer {
+        None => {
+            let (key, new_key) =
+                embedded::load_or_create_key(&layout, opts.key.as_deref(), opts.origin.as_deref())?;
+            let mut config = LogConfig::new(key.name());
+            opts.tuning.apply(&mut config);
+            let (log, vkey) =
+                embedded::open_log(&layout, key, config, &opts.store, witnessing).await?;
+            (log, vkey, new_key)
+        }
+        Some(addr) => {
+            if opts.key.is_some() {
+                return Err(ServeError::Config(
+                    "--key and --signer exclude each other: with a remote signer the key lives \
+                     in the signer's process"
+                        .into(),
+                ));
+            }
+            let remote = RemoteSigner::new(addr.clone()).map_err(ServeError::Config)?;
+            let reported = remote.vkey().await.map_err(ServeError::Config)?;
+            let vkey = match &opts.vkey {
+                Some(pinned) if *pinned != reported => {
+                    return Err(ServeError::Config(format!(
+                        "the signer at {addr} has key {reported}, not the pinned --vkey {pinned}"
+                    )));
+                }
+                Some(pinned) => pinned.clone(),
+                None => reported,
+            };
+            if let Some(o) = &opts.origin
+                && o != vkey.name()
+            {
+                return Err(ServeError::Config(format!(
+                    "the signer's key is for origin {:?}, not {o:?}",
+                    vkey.name()
+                )));
+            }
+            let mut config = LogConfig::new(vkey.name());
+            opts.tuning.apply(&mut config);
+            let log = embedded::open_with_signer(
+                &layout,
+                Arc::new(remote),
+                vkey.clone(),
+                config,
+                &opts.store,
+                witnessing,
+            )
+            .await?;
+            (log, vkey, false)
+        }
+    };
+    let origin = vkey.name().to_owned();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let grpc = tokio::spawn(grpc::serve(
+        listener,
+        log.clone(),
+        opts.limits.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let http_addr = http_listener.as_ref().map(|(_, a)| *a);
+    let http = http_listener.map(|(l, _)| {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(http::serve(
+            l,
+            TileSource::from_log(&log),
+            opts.http_config.clone(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        (stop, task)
+    });
+    let export = opts.export.clone().map(|e| {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(run_continuous(TileSource::from_log(&log), e, async {
+            let _ = stopped.await;
+        }));
+        (stop, task)
+    });
+    Ok(Running {
+        origin,
+        vkey,
+        grpc_addr,
+        http_addr,
+        new_key,
+        log,
+        stop: Some(stop),
+        grpc,
+        http,
+        export,
+    })
+}
+
+impl Running {
+    /// Serves until `signal` completes or the log fails, then shuts down:
+    /// stops accepting calls, sequences what was queued, signs it, and closes
+    /// the store.
+    ///
+    /// # Errors
+    ///
+    /// [`ServeError::LogFailed`] if the log stopped on its own (the process
+    /// should exit non-zero so that a supervisor restarts it through the
+    /// normal start-up checks); [`ServeError::Grpc`] on transport failure.
+    pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> Result<(), ServeError> {
+        let mut state = self.log.state();
+        let failed = tokio::select! {
+            _ = signal => None,
+            r = state.wait_for(|s| matches!(s, LogState::Failed(_))) => match r.as_deref() {
+                Ok(LogState::Failed(m)) => Some(m.clone()),
+                _ => None,
+            },
+        };
+        let grpc = self.shutdown_inner().await;
+        if let Some(m) = failed {
+            return Err(ServeError::LogFailed(m));
+        }
+        grpc
+    }
+
+    /// Stops the server (as [`Running::run_until`] does on its signal).
+    ///
+    /// # Errors
+    ///
+    /// [`ServeError::Grpc`] if the transport had failed.
+    pub async fn stop(mut self) -> Result<(), ServeError> {
+        self.shutdown_inner().await
+    }
+
+    async fn shutdown_inner(&mut self) -> Result<(), ServeError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let http = match self.http.take() {
+            Some((stop, task)) => {
+                let _ = stop.send(());
+                Some(task.await)
+            }
+            None => None,
+        };
+        let grpc = (&mut self.grpc).await;
+        self.log.shutdown().await;
+        // After the log's final checkpoint, so that the folder ends with it.
+        if let Some((stop, task)) = self.export.take() {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
+        match grpc {
+            Ok(r) => r.map_err(ServeError::from)?,
+            Err(e) => {
+                return Err(ServeError::Grpc(GrpcError::Io(std::io::Error::other(
+                    e.to_string(),
+                ))));
+            }
+        }
+        match http {
+            Some(Ok(Err(e))) => Err(ServeError::Http(e)),
+            Some(Err(e)) => Err(ServeError::Http(std::io::Error::other(e.to_string()))),
+            _ => Ok(()),
+        }
+    }
+}
