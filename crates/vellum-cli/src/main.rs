@@ -6,6 +6,7 @@
 mod cmd;
 mod exit;
 mod input;
+mod remote;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,15 @@ struct Cli {
 enum Command {
     Keygen(cmd::keygen::Args),
     Verify(cmd::verify::Args),
+    Serve(cmd::serve::Args),
+    Append(cmd::append::Args),
+    Checkpoint(cmd::checkpoint::Args),
+    Prove(cmd::prove::Args),
+    Consistency(cmd::consistency::Args),
+    Signer(cmd::signer::Args),
+    Witness(cmd::witness::Args),
+    Export(cmd::export::Args),
+    Audit(cmd::audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,5 +58,14 @@ fn main() -> ExitCode {
     exit::finish(match cli.cmd {
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Verify(args) => cmd::verify::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Append(args) => cmd::append::run(args),
+        Command::Checkpoint(args) => cmd::checkpoint::run(args),
+        Command::Prove(args) => cmd::prove::run(args),
+        Command::Consistency(args) => cmd::consistency::run(args),
+        Command::Signer(args) => cmd::signer::run(args),
+        Command::Witness(args) => cmd::witness::run(args),
+        Command::Export(args) => cmd::export::run(args),
+        Command::Audit(args) => cmd::audit::run(args),
     })
 }

@@ -21,5 +21,7 @@ pub mod run;
 pub mod status;
 pub mod witness;
 
+pub use export::ExportOptions;
+pub use grpc::signer::SignerAddr;
 pub use limits::Limits;
 pub use run::{Running, ServeError, ServeOptions, Tuning, start};

@@ -8,5 +8,14 @@
 //! ("this is invalid") is [`Failure::rejected`](crate::exit::Failure::rejected)
 //! (exit 1); any other error, raised with `?`, exits 2.
 
+pub mod append;
+pub mod audit;
+pub mod checkpoint;
+pub mod consistency;
+pub mod export;
 pub mod keygen;
+pub mod prove;
+pub mod serve;
+pub mod signer;
 pub mod verify;
+pub mod witness;

@@ -1,0 +1,325 @@
+//! `vellum serve`: run a log on its embedded deployment (one data folder,
+//! the key beside it), until Ctrl-C or SIGTERM.
+//!
+//! Wiring only: the flags become a `vellum_server::ServeOptions`; the server
+//! does the rest. The banner on stderr names the *bound* address, so that
+//! `--listen 127.0.0.1:0` (a free port) can be found by whoever started it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::signal::unix::{SignalKind, signal};
+use vellum_server::{Running, ServeOptions};
+
+use crate::exit::CmdResult;
+
+/// Exit statuses as this command uses them.
+const SERVE_EXIT_HELP: &str = "\
+Exit status:
+  0  stopped cleanly on Ctrl-C or SIGTERM (queued entries sequenced and signed)
+  2  refused to start (unsafe address, bad key or data folder, port in use),
+     or the log stopped on a fatal error: restart it (start-up re-checks the
+     stored tree against what was signed)";
+
+/// Arguments of `vellum serve`.
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Run a log: RocksDB in a data folder, gRPC on loopback",
+    long_about = "Run a Vellum log until Ctrl-C or SIGTERM.\n\n\
+        The data folder holds the store (<data>/log), the signer's journal \
+        (<data>/signer), the private key (<data>/log.key, mode 0600, created on \
+        first start unless --key names one) and the public key (<data>/log.vkey). \
+        Back up the whole folder; restoring an old copy is detected by clients \
+        that keep a trusted checkpoint and by witnesses.\n\n\
+        Without TLS and authentication the log listens on loopback only; \
+        --insecure-remote lifts that (never in production).\n\n\
+        A banner on stderr gives the origin, the vkey, the bound gRPC address \
+        and the data folder. Logs go to stderr; set VELLUM_LOG to a tracing \
+        filter (e.g. debug, or vellum_log=debug,info) to change what is shown; \
+        the default is info.\n\n\
+        Durations are written with a unit: 500us, 2ms, 10s, 5m.",
+    after_help = SERVE_EXIT_HELP,
+)]
+pub struct Args {
+    /// The data folder (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "vellum-data")]
+    data: PathBuf,
+
+    /// The gRPC listen address; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:6962")]
+    listen: SocketAddr,
+
+    /// The origin of a new log (e.g. example.com/audit); an existing log keeps
+    /// its key's name. Default for a new log: vellum.localhost/<random>.
+    #[arg(long, value_name = "ORIGIN")]
+    origin: Option<String>,
+
+    /// The private key file, instead of <data>/log.key (must exist, mode 0600).
+    #[arg(long, value_name = "KEYFILE")]
+    key: Option<PathBuf>,
+
+    /// Listen beyond loopback without TLS or authentication: anyone who can
+    /// reach the port can append. Never in production.
+    #[arg(long)]
+    insecure_remote: bool,
+
+    /// Sign through an independent signer (`vellum signer`) at ADDR
+    /// (unix:/path/to/socket or http://host:port) instead of holding the
+    /// key in this process. --key is then not used.
+    #[arg(long, value_name = "ADDR", help_heading = "Signing and witnesses")]
+    signer: Option<vellum_server::SignerAddr>,
+
+    /// The log's public key, inline or as @FILE: with --signer, the
+    /// signer's key must be this one (else it is taken from the signer at
+    /// start and written to <data>/log.vkey).
+    #[arg(long, value_name = "VKEY", value_parser = crate::input::vkey, help_heading = "Signing and witnesses")]
+    vkey: Option<vellum_note::VerifierKey>,
+
+    /// A C2SP tlog-policy file naming the witnesses (each with its URL,
+    /// `witness NAME VKEY URL`) and the quorum: each new checkpoint is sent
+    /// to them, and published with the cosignatures that meet the policy.
+    #[arg(long, value_name = "FILE", help_heading = "Signing and witnesses")]
+    witness_policy: Option<PathBuf>,
+
+    /// Publish only checkpoints that meet the witness policy (the default
+    /// publishes the latest signed checkpoint with whatever cosignatures it
+    /// got, so that a down witness delays nothing).
+    #[arg(long, help_heading = "Signing and witnesses")]
+    require_witness_quorum: bool,
+
+    /// How long a witness round waits for the slowest witness.
+    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Signing and witnesses")]
+    witness_timeout: Option<Duration>,
+
+    /// Serve the C2SP tlog-tiles read API (checkpoint, tiles, entry
+    /// bundles) over HTTP on ADDR.
+    #[arg(long, value_name = "ADDR", help_heading = "Reads and export")]
+    http: Option<SocketAddr>,
+
+    /// Keep FOLDER an up-to-date static copy of the tlog-tiles API while
+    /// serving (any web server can serve it; see `vellum export`).
+    #[arg(long, value_name = "FOLDER", help_heading = "Reads and export")]
+    export: Option<PathBuf>,
+
+    /// The least time between two exports.
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "1s", help_heading = "Reads and export")]
+    export_interval: Duration,
+
+    /// A sequencing round starts when this many entries are pooled...
+    #[arg(long, value_name = "N", help_heading = "Pool and queue")]
+    pool_max_entries: Option<usize>,
+
+    /// ...or when the oldest pooled entry has waited this long.
+    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Pool and queue")]
+    pool_max_delay: Option<Duration>,
+
+    /// Entries accepted but not yet sequenced, at most; past it appends are
+    /// refused at once with RESOURCE_EXHAUSTED.
+    #[arg(long, value_name = "N", help_heading = "Pool and queue")]
+    queue_max_entries: Option<usize>,
+
+    /// Bytes of entries accepted but not yet sequenced, at most.
+    #[arg(long, value_name = "BYTES", help_heading = "Pool and queue")]
+    queue_max_bytes: Option<usize>,
+
+    /// Entries in one append call, at most.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    max_entries_per_call: Option<usize>,
+
+    /// Bytes of one entry, at most (65535 at most: the tlog-tiles limit).
+    #[arg(long, value_name = "BYTES", help_heading = "Limits")]
+    max_entry_size: Option<usize>,
+
+    /// Largest gRPC message received or sent.
+    #[arg(long, value_name = "BYTES", help_heading = "Limits")]
+    max_message_bytes: Option<usize>,
+
+    /// Concurrent calls (HTTP/2 streams) per connection.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    max_concurrent_streams: Option<u32>,
+
+    /// Open connections, at most.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    max_connections: Option<usize>,
+
+    /// A call that takes longer ends with DEADLINE_EXCEEDED.
+    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Limits")]
+    request_timeout: Option<Duration>,
+
+    /// An AppendStream with no request for this long is closed.
+    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Limits")]
+    stream_idle_timeout: Option<Duration>,
+
+    /// Requests of one AppendStream processed at once.
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    stream_max_in_flight: Option<usize>,
+}
+
+impl Args {
+    fn options(&self) -> anyhow::Result<ServeOptions> {
+        let mut o = ServeOptions::embedded();
+        o.data = self.data.clone();
+        o.listen = self.listen;
+        o.origin = self.origin.clone();
+        o.key = self.key.clone();
+        o.insecure_remote = self.insecure_remote;
+        o.signer = self.signer.clone();
+        o.vkey = self.vkey.clone();
+        if let Some(path) = &self.witness_policy {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read --witness-policy {}", path.display()))?;
+            let policy = vellum_note::Policy::parse_bytes(&bytes)
+                .with_context(|| format!("--witness-policy {}", path.display()))?;
+            o.witness_policy = Some(policy);
+        }
+        o.publish_below_policy = !self.require_witness_quorum;
+        set(&mut o.witness_timeout, self.witness_timeout);
+        o.http = self.http;
+        o.export = self.export.clone().map(|out| vellum_server::ExportOptions {
+            out,
+            interval: self.export_interval,
+        });
+        let t = &mut o.tuning;
+        t.pool_max_entries = self.pool_max_entries;
+        t.pool_max_delay = self.pool_max_delay;
+        t.queue_max_entries = self.queue_max_entries;
+        t.queue_max_bytes = self.queue_max_bytes;
+        t.max_entries_per_call = self.max_entries_per_call;
+        t.max_entry_size = self.max_entry_size;
+        let l = &mut o.limits;
+        set(&mut l.max_message_bytes, self.max_message_bytes);
+        set(&mut l.max_concurrent_streams, self.max_concurrent_streams);
+        set(&mut l.max_connections, self.max_connections);
+        set(&mut l.request_timeout, self.request_timeout);
+        set(&mut l.stream_idle_timeout, self.stream_idle_timeout);
+        set(&mut l.stream_max_in_flight, self.stream_max_in_flight);
+        Ok(o)
+    }
+}
+
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *field = v;
+    }
+}
+
+/// Runs `vellum serve`.
+pub fn run(args: Args) -> CmdResult {
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vellum")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> CmdResult {
+    let opts = args.options()?;
+    // Listen for signals before anything can be sent one: a SIGTERM right
+    // after the banner must stop the log cleanly, not kill it.
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let running = vellum_server::start(opts.clone()).await?;
+    banner(&running, &opts);
+    let stop = async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(
+            signal = name,
+            "stopping: no new appends; sequencing and signing what was queued"
+        );
+    };
+    running
+        .run_until(stop)
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("the log stopped on an error (restart it)"))?;
+    eprintln!("vellum: stopped cleanly");
+    Ok(())
+}
+
+/// What an operator (or a test) needs to reach and trust the log.
+fn banner(running: &Running, opts: &ServeOptions) {
+    let data = std::path::absolute(&opts.data).unwrap_or_else(|_| opts.data.clone());
+    let key = opts.key.clone().unwrap_or_else(|| data.join("log.key"));
+    let key_note = if running.new_key {
+        "created now: keep it secret, back it up"
+    } else {
+        "existing"
+    };
+    eprintln!("vellum: serving log {}", running.origin);
+    eprintln!(
+        "  vkey:  {} (also in {})",
+        running.vkey,
+        data.join("log.vkey").display()
+    );
+    eprintln!("  gRPC:  http://{}", running.grpc_addr);
+    if let Some(http) = running.http_addr {
+        eprintln!("  tiles: http://{http}/ (checkpoint, tile/...)");
+    }
+    if let Some(export) = &opts.export {
+        eprintln!("  export: {}", export.out.display());
+    }
+    if let Some(signer) = &opts.signer {
+        eprintln!("  signer: {signer}");
+    }
+    eprintln!("  data:  {}", data.display());
+    if opts.signer.is_none() {
+        eprintln!("  key:   {} ({key_note})", key.display());
+    }
+    eprintln!("  stop:  Ctrl-C or SIGTERM");
+}
+
+/// A duration with its unit: `500us`, `2ms`, `10s`, `5m`. Used as a clap
+/// `value_parser`, so a bad one is a usage error naming the flag.
+pub(crate) fn duration(arg: &str) -> Result<Duration, String> {
+    let split = arg
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{arg:?} has no unit: write e.g. 2ms, 10s or 5m"))?;
+    let (digits, unit) = arg.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{arg:?} does not start with a number"))?;
+    match unit {
+        "us" => Ok(Duration::from_micros(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => n
+            .checked_mul(60)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("{arg:?} is too long")),
+        _ => Err(format!("{arg:?}: the unit must be us, ms, s or m")),
+    }
+}
+
+/// Logs to stderr, filtered by `VELLUM_LOG` (default `info`).
+pub(crate) fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VELLUM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second initialisation (never in this binary) would only be ignored.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(duration("500us").unwrap(), Duration::from_micros(500));
+        assert_eq!(duration("2ms").unwrap(), Duration::from_millis(2));
+        assert_eq!(duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(duration("5m").unwrap(), Duration::from_secs(300));
+        for bad in ["", "10", "ms", "1h", "-1s", "1.5s"] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
+    }
+}

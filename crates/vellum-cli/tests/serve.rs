@@ -1,0 +1,384 @@
+//! `vellum serve` and the commands that talk to it, as processes: append,
+//! prove, checkpoint, consistency, then `vellum verify` offline; a clean
+//! stop on SIGTERM and a restart that keeps the entries.
+
+#![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{assert_fails, assert_ok, stderr, stdout, vellum, vellum_stdin};
+use tempfile::TempDir;
+use vellum_note::{SigType, SignerKey};
+
+/// A `vellum serve` process and what its banner said.
+struct Server {
+    child: Child,
+    url: String,
+    vkey: String,
+    banner: String,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts `vellum serve --data <data> --listen 127.0.0.1:0` and reads
+    /// the bound address from the banner.
+    fn start(data: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vellum"))
+            .args(["serve".as_ref(), "--data".as_ref(), data.as_os_str()])
+            .args(["--listen", "127.0.0.1:0"])
+            .env("VELLUM_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start vellum serve");
+        // Drain stderr for the server's whole life: a full pipe would block it.
+        let (tx, lines) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut banner = String::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (mut url, mut vkey) = (None, None);
+        // The banner ends with the "stop:" line.
+        while !banner.contains("  stop:") {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match lines.recv_timeout(left) {
+                Ok(l) => l,
+                Err(_) => panic!("no banner from vellum serve; stderr so far:\n{banner}"),
+            };
+            banner.push_str(&line);
+            banner.push('\n');
+            if let Some(rest) = line.trim_start().strip_prefix("gRPC:") {
+                url = Some(rest.trim().to_owned());
+            }
+            if let Some(rest) = line.trim_start().strip_prefix("vkey:") {
+                vkey = rest.split_whitespace().next().map(str::to_owned);
+            }
+        }
+        Server {
+            child,
+            url: url.unwrap(),
+            vkey: vkey.unwrap(),
+            banner,
+            lines,
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns its status and the
+    /// rest of stderr.
+    fn terminate(mut self) -> (ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "vellum serve did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The rest of stderr, up to its end (the reader stops at EOF).
+        let mut rest = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            rest.push(line);
+        }
+        (status, rest.join("\n"))
+    }
+
+    /// `vellum <args> --server <url>`.
+    fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Output {
+        let mut all: Vec<&OsStr> = args.iter().map(AsRef::as_ref).collect();
+        all.extend([OsStr::new("--server"), OsStr::new(&self.url)]);
+        vellum(all)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // A failed test must not leave a server behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[track_caller]
+fn assert_success(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+    stdout(out)
+}
+
+fn write(dir: &TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// `vellum verify --vkey <vkey> --entry <entry> <proof>` says ok.
+#[track_caller]
+fn assert_verifies(vkey: &str, entry: &Path, proof: &Path) {
+    let out = vellum([
+        "verify".as_ref(),
+        "--vkey".as_ref(),
+        vkey.as_ref(),
+        "--entry".as_ref(),
+        entry.as_os_str(),
+        proof.as_os_str(),
+    ]);
+    assert_ok(&out);
+}
+
+#[test]
+fn serve_append_prove_verify_stop_and_restart() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    assert!(server.banner.contains("created now"), "{}", server.banner);
+    let vkey_file = data.join("log.vkey");
+    assert_eq!(
+        std::fs::read_to_string(&vkey_file).unwrap().trim(),
+        server.vkey
+    );
+    let vkey = server.vkey.clone();
+    let vkey_at = format!("@{}", vkey_file.display());
+
+    // Files, then stdin lines; a duplicate says so.
+    let first = write(&dir, "first", b"user=alice action=login");
+    assert_eq!(
+        assert_success(&server.run(&[OsStr::new("append"), first.as_os_str()])),
+        "0\n"
+    );
+    let out = vellum_stdin(["append", "--server", &server.url], b"line one\nline two\n");
+    assert_eq!(assert_success(&out), "1\n2\n");
+    let out = server.run(&[OsStr::new("append"), first.as_os_str()]);
+    assert_eq!(assert_success(&out), "0 duplicate\n");
+    let out = server.run(&["append", "-"]);
+    assert_fails(&out, 2, &["nothing to append"]);
+    // The server from the environment.
+    let out = Command::new(env!("CARGO_BIN_EXE_vellum"))
+        .args(["checkpoint", "--vkey", &server.vkey])
+        .env("VELLUM_SERVER", &server.url)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(assert_success(&out).starts_with("vellum.localhost/"));
+
+    // A single entry with a checkpoint wait: stdout is its tlog-proof.
+    let second = write(&dir, "second", b"user=bob action=delete resource=db");
+    let out = server.run(&[
+        "append".as_ref(),
+        "--wait".as_ref(),
+        "checkpoint".as_ref(),
+        "--vkey".as_ref(),
+        vkey_at.as_ref(),
+        second.as_os_str(),
+    ]);
+    let proof = write(&dir, "second.tlog-proof", assert_success(&out).as_bytes());
+    assert!(stdout(&out).starts_with("c2sp.org/tlog-proof@v1\nindex 3\n"));
+    assert_verifies(&vkey, &second, &proof);
+
+    // Several: proofs to a folder, indices on stdout.
+    let third = write(&dir, "third", b"3");
+    let fourth = write(&dir, "fourth", b"4");
+    let proofs = dir.path().join("proofs");
+    let out = server.run(&[
+        "append".as_ref(),
+        "--wait".as_ref(),
+        "checkpoint".as_ref(),
+        "--vkey".as_ref(),
+        vkey.as_ref(),
+        "--proof-dir".as_ref(),
+        proofs.as_os_str(),
+        third.as_os_str(),
+        fourth.as_os_str(),
+    ]);
+    assert_eq!(assert_success(&out), "4\n5\n");
+    assert_verifies(&vkey, &third, &proofs.join("4.tlog-proof"));
+    assert_verifies(&vkey, &fourth, &proofs.join("5.tlog-proof"));
+    // ...but not without the folder, nor unverified.
+    let out = server.run(&[
+        "append".as_ref(),
+        "--wait".as_ref(),
+        "checkpoint".as_ref(),
+        "--vkey".as_ref(),
+        vkey.as_ref(),
+        third.as_os_str(),
+        fourth.as_os_str(),
+    ]);
+    assert_fails(&out, 2, &["--proof-dir"]);
+    let out = server.run(&["append", "--wait", "checkpoint", "-"]);
+    assert_fails(&out, 2, &["--vkey"]);
+
+    // prove, by index and by content; vellum verify accepts both.
+    let out = server.run(&["prove", "--vkey", &vkey, "--index", "0"]);
+    let by_index = write(&dir, "0.tlog-proof", assert_success(&out).as_bytes());
+    assert_verifies(&vkey, &first, &by_index);
+    let out = server.run(&[
+        "prove".as_ref(),
+        "--vkey".as_ref(),
+        vkey_at.as_ref(),
+        "--entry".as_ref(),
+        fourth.as_os_str(),
+    ]);
+    let by_entry = write(&dir, "4.tlog-proof", assert_success(&out).as_bytes());
+    assert_verifies(&vkey, &fourth, &by_entry);
+    // Unverified, it is the same proof, with a warning.
+    let out = server.run(&["prove", "--index", "0"]);
+    assert_eq!(
+        std::fs::read_to_string(&by_index).unwrap(),
+        assert_success(&out)
+    );
+    assert!(stderr(&out).contains("NOT verified"), "{}", stderr(&out));
+    let out = server.run(&["prove", "--vkey", &vkey, "--index", "99"]);
+    assert_fails(&out, 2, &["NOT_FOUND"]);
+
+    // checkpoint: verified with the key, refused with another.
+    let out = server.run(&["checkpoint", "--vkey", &vkey]);
+    let note = assert_success(&out);
+    assert!(note.contains("\n6\n"), "{note}");
+    assert!(stderr(&out).contains("verified"), "{}", stderr(&out));
+    let saved = write(&dir, "checkpoint-6", note.as_bytes());
+    let out = server.run(&["checkpoint"]);
+    assert_eq!(assert_success(&out), note);
+    assert!(stderr(&out).contains("NOT verified"));
+    let origin = note.lines().next().unwrap();
+    let impostor = SignerKey::generate(origin, SigType::Ed25519)
+        .unwrap()
+        .verifier();
+    let out = server.run(&["checkpoint", "--vkey", &impostor.to_string()]);
+    assert_fails(&out, 1, &["does not verify"]);
+
+    // consistency: from a saved checkpoint (full check), from a size.
+    let out = vellum_stdin(
+        [
+            "append",
+            "--server",
+            &server.url,
+            "--wait",
+            "checkpoint",
+            "--vkey",
+            &vkey,
+            "--proof-dir",
+        ]
+        .into_iter()
+        .chain([dir.path().join("more").to_str().unwrap(), "-"]),
+        b"five\nsix\nseven\n",
+    );
+    assert_eq!(assert_success(&out), "6\n7\n8\n");
+    let out = server.run(&[
+        "consistency".as_ref(),
+        "--vkey".as_ref(),
+        vkey.as_ref(),
+        "--from-checkpoint".as_ref(),
+        saved.as_os_str(),
+    ]);
+    let hashes = assert_success(&out);
+    assert!(
+        !hashes.is_empty() && hashes.lines().all(|l| l.len() == 44),
+        "{hashes}"
+    );
+    assert!(
+        stderr(&out).contains("extends the tree of size 6"),
+        "{}",
+        stderr(&out)
+    );
+    let out = server.run(&["consistency", "--vkey", &vkey, "--from", "6"]);
+    assert_eq!(assert_success(&out), hashes);
+    assert!(
+        stderr(&out).contains("the tree of size 6 whose root is"),
+        "{}",
+        stderr(&out)
+    );
+    let out = server.run(&["consistency", "--vkey", &vkey, "--from", "4"]);
+    assert_fails(&out, 2, &["power of two"]);
+    let out = server.run(&["consistency", "--vkey", &vkey, "--from", "2", "--to", "5"]);
+    assert_fails(&out, 2, &["only its latest checkpoint"]);
+    let out = server.run(&["consistency", "--from", "2", "--to", "5"]);
+    assert!(!assert_success(&out).is_empty());
+    assert!(stderr(&out).contains("NOT verified"));
+
+    // SIGTERM: a clean stop.
+    let (status, rest) = server.terminate();
+    assert_eq!(status.code(), Some(0), "stderr: {rest}");
+    assert!(rest.contains("stopped cleanly"), "{rest}");
+
+    // A restart on the same data keeps the key and the entries.
+    let server = Server::start(&data);
+    assert_eq!(server.vkey, vkey);
+    assert!(server.banner.contains("existing"), "{}", server.banner);
+    let out = server.run(&["prove", "--vkey", &vkey, "--index", "0"]);
+    let again = write(&dir, "again.tlog-proof", assert_success(&out).as_bytes());
+    assert_verifies(&vkey, &first, &again);
+    let out = server.run(&["checkpoint", "--vkey", &vkey]);
+    assert!(assert_success(&out).contains("\n9\n"));
+    let out = server.run(&[OsStr::new("append"), second.as_os_str()]);
+    assert_eq!(assert_success(&out), "3 duplicate\n");
+    let (status, _) = server.terminate();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn serve_refuses_a_non_loopback_address() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let out = vellum([
+        "serve".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--listen".as_ref(),
+        "0.0.0.0:0".as_ref(),
+    ]);
+    assert_fails(&out, 2, &["refusing to listen on 0.0.0.0:0"]);
+    assert!(
+        stderr(&out).contains("--insecure-remote"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!data.exists(), "nothing is created for a refused start");
+}
+
+#[test]
+fn no_server_is_a_clear_error() {
+    // A port that was free a moment ago.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = vellum_stdin(["append", "--server", &url], b"x\n");
+    assert_fails(&out, 2, &["connection refused"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("cannot connect to {url}: connection refused"))
+            && err.contains("is `vellum serve` running?"),
+        "{err}"
+    );
+    let out = vellum(["checkpoint", "--server", "127.0.0.1:6962"]);
+    assert_fails(&out, 2, &["http://"]);
+    let out = vellum(["prove", "--server", &url]);
+    assert_fails(&out, 2, &["--index"]);
+}
