@@ -1,6 +1,8 @@
 //! Tries to make the signer sign a fork, a rollback, or anything unproven,
 //! directly, after a restart, and concurrently.
 
+#![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+
 use std::sync::{Arc, Mutex};
 
 use vellum_merkle::compact::{fold_right, root_nodes};
