@@ -30,9 +30,15 @@ impl Server {
     /// Starts `vellum serve --data <data> --listen 127.0.0.1:0` and reads
     /// the bound address from the banner.
     fn start(data: &Path) -> Server {
+        Server::start_with(data, &[])
+    }
+
+    /// As [`Server::start`], with more `vellum serve` flags.
+    fn start_with(data: &Path, extra: &[&OsStr]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vellum"))
             .args(["serve".as_ref(), "--data".as_ref(), data.as_os_str()])
             .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
             .env("VELLUM_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -381,4 +387,144 @@ fn no_server_is_a_clear_error() {
     assert_fails(&out, 2, &["http://"]);
     let out = vellum(["prove", "--server", &url]);
     assert_fails(&out, 2, &["--index"]);
+}
+
+/// `vellum watch --once` against `server`, with `state`.
+fn watch(server: &Server, vkey: &str, state: &Path) -> Output {
+    server.run(&[
+        "watch".as_ref(),
+        "--once".as_ref(),
+        "--vkey".as_ref(),
+        vkey.as_ref(),
+        "--state".as_ref(),
+        state.as_os_str(),
+    ])
+}
+
+#[test]
+fn watch_follows_the_log_and_catches_a_fork_and_a_rollback() {
+    let dir = TempDir::new().unwrap();
+    let key = dir.path().join("log.key");
+    let out = vellum([
+        "keygen".as_ref(),
+        "--origin".as_ref(),
+        "example.com/watched".as_ref(),
+        "--out".as_ref(),
+        key.as_os_str(),
+    ]);
+    let vkey = assert_success(&out).trim().to_owned();
+    let state = dir.path().join("trusted");
+    let key_flag = [OsStr::new("--key"), key.as_os_str()];
+
+    // The honest log: first use, then a verified step.
+    let honest = Server::start_with(&dir.path().join("honest"), &key_flag);
+    let out = vellum_stdin(
+        [
+            "append",
+            "--server",
+            &honest.url,
+            "--wait",
+            "checkpoint",
+            "--vkey",
+            &vkey,
+            "--proof-dir",
+        ]
+        .into_iter()
+        .chain([dir.path().join("p1").to_str().unwrap(), "-"]),
+        b"a\nb\n",
+    );
+    assert_success(&out);
+    let out = watch(&honest, &vkey, &state);
+    assert!(
+        assert_success(&out).starts_with("trusted size 2 root "),
+        "{}",
+        stdout(&out)
+    );
+    let trusted_2 = std::fs::read(&state).unwrap();
+    let out = vellum_stdin(
+        [
+            "append",
+            "--server",
+            &honest.url,
+            "--wait",
+            "checkpoint",
+            "--vkey",
+            &vkey,
+            "--proof-dir",
+        ]
+        .into_iter()
+        .chain([dir.path().join("p2").to_str().unwrap(), "-"]),
+        b"c\nd\ne\n",
+    );
+    assert_success(&out);
+    let out = watch(&honest, &vkey, &state);
+    assert!(
+        assert_success(&out).starts_with("verified size 2 -> 5 root "),
+        "{}",
+        stdout(&out)
+    );
+    let out = watch(&honest, &vkey, &state);
+    assert_eq!(assert_success(&out), "", "an unchanged log prints nothing");
+    let trusted_5 = std::fs::read(&state).unwrap();
+    assert_ne!(trusted_2, trusted_5);
+    // Another key does not verify: a verdict, the state untouched.
+    let other = SignerKey::generate("example.com/watched", SigType::Ed25519)
+        .unwrap()
+        .verifier()
+        .to_string();
+    let out = watch(&honest, &other, &dir.path().join("other-state"));
+    assert_fails(&out, 1, &["does not verify"]);
+    drop(honest);
+
+    // The same key signs another history of the same size: a fork.
+    let forked = Server::start_with(&dir.path().join("forked"), &key_flag);
+    let out = vellum_stdin(
+        [
+            "append",
+            "--server",
+            &forked.url,
+            "--wait",
+            "checkpoint",
+            "--vkey",
+            &vkey,
+            "--proof-dir",
+        ]
+        .into_iter()
+        .chain([dir.path().join("p3").to_str().unwrap(), "-"]),
+        b"a\nb\nc\nd\nX\n",
+    );
+    assert_success(&out);
+    let out = watch(&forked, &vkey, &state);
+    assert_fails(&out, 1, &["evidence saved to"]);
+    assert_eq!(std::fs::read(&state).unwrap(), trusted_5, "state unchanged");
+    let evidence = std::fs::read_to_string(dir.path().join("trusted.evidence")).unwrap();
+    let parsed = vellum_client::Evidence::parse(evidence.as_bytes()).unwrap();
+    assert_eq!(parsed.kind(), vellum_client::EvidenceKind::SplitView);
+    assert_eq!(parsed.trusted_note(), &trusted_5[..]);
+    drop(forked);
+
+    // A log behind the trusted state: a rollback; a second evidence file.
+    let behind = Server::start_with(&dir.path().join("behind"), &key_flag);
+    let out = vellum_stdin(
+        [
+            "append",
+            "--server",
+            &behind.url,
+            "--wait",
+            "checkpoint",
+            "--vkey",
+            &vkey,
+            "--proof-dir",
+        ]
+        .into_iter()
+        .chain([dir.path().join("p4").to_str().unwrap(), "-"]),
+        b"a\nb\nc\n",
+    );
+    assert_success(&out);
+    let out = watch(&behind, &vkey, &state);
+    assert_fails(&out, 1, &["trusted.evidence.1"]);
+    let evidence = std::fs::read_to_string(dir.path().join("trusted.evidence.1")).unwrap();
+    let parsed = vellum_client::Evidence::parse(evidence.as_bytes()).unwrap();
+    assert_eq!(parsed.kind(), vellum_client::EvidenceKind::Rollback);
+    assert_eq!(std::fs::read(&state).unwrap(), trusted_5, "state unchanged");
 }

@@ -18,4 +18,5 @@ pub mod prove;
 pub mod serve;
 pub mod signer;
 pub mod verify;
+pub mod watch;
 pub mod witness;
