@@ -51,6 +51,7 @@ enum Command {
     Export(cmd::export::Args),
     Audit(cmd::audit::Args),
     Watch(cmd::watch::Args),
+    Fsck(cmd::fsck::Args),
 }
 
 fn main() -> ExitCode {
@@ -69,5 +70,6 @@ fn main() -> ExitCode {
         Command::Export(args) => cmd::export::run(args),
         Command::Audit(args) => cmd::audit::run(args),
         Command::Watch(args) => cmd::watch::run(args),
+        Command::Fsck(args) => cmd::fsck::run(args),
     })
 }

@@ -79,12 +79,14 @@ pub enum StartupError {
         /// The root computed from the store.
         stored: Hash,
     },
-    /// The signer has signed a larger tree than the store holds: the data
-    /// folder is older than the signer's memory (restored from a backup?).
+    /// The signer has signed a larger tree than the store holds: the store
+    /// is an older copy of the data than the signer's memory (a restored
+    /// backup, or a copy taken while the log ran).
     #[error(
-        "the signer has already signed a tree of size {signed}, but the store holds only {stored} \
-         entries: this data is older than what was signed (a restored backup?). Refusing to run: \
-         continuing would fork the log"
+        "the signer remembers signing a tree of size {signed}, but the store holds only {stored} \
+         entries: the store is an older copy of the data than what was signed (a restored \
+         backup?). Refusing to start: continuing would sign a different tree of a size the \
+         signer already signed (a fork). Put back the newest copy of the store"
     )]
     StoreBehindSigner {
         /// The size the signer signed.

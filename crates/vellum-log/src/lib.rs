@@ -9,13 +9,14 @@
 //! it; callers who asked for proofs get them against that checkpoint.
 //!
 //! [`Log::open`] refuses to run on a store whose tree does not match what
-//! was signed (see [`startup`]).
+//! was signed (see [`startup`]); [`fsck`] re-verifies a whole store offline.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod config;
 mod error;
+pub mod fsck;
 pub mod integrate;
 mod log;
 pub mod publisher;

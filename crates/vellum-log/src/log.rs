@@ -228,6 +228,7 @@ impl Log {
                     signed: signed_rx.clone(),
                     witnessed: witnessed_tx,
                     published: published_tx,
+                    state: state_tx.clone(),
                 };
                 (
                     published_rx,

@@ -134,7 +134,14 @@ impl Sequencer {
                 let mut entries = 0;
                 for (req, res) in pool.into_iter().zip(results) {
                     entries += res.len();
-                    let _ = req.reply.send(Ok(res));
+                    // Queue capacity goes back before the answer does, so a
+                    // caller that appends again as soon as it hears back is
+                    // not refused for room its own finished call still held.
+                    let Request {
+                        reply, _permits, ..
+                    } = req;
+                    drop(_permits);
+                    let _ = reply.send(Ok(res));
                 }
                 self.stats.rounds.fetch_add(1, Ordering::Relaxed);
                 self.stats

@@ -9,6 +9,11 @@
 //!
 //! The log learns each witness's size from the witness itself: it starts by
 //! assuming 0, and a `409 Conflict` names the size to prove from.
+//!
+//! A round ends by storing the checkpoint with its cosignatures (same note
+//! text, more signature lines). If that write fails ambiguously the log
+//! stops, as for any ambiguous storage error: whichever note the store
+//! holds is a valid checkpoint, and start-up reloads it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,8 +23,9 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use vellum_merkle::{Hash, TreeSize};
 use vellum_note::{Note, NoteSignature, Policy};
-use vellum_store::LogStore;
+use vellum_store::{LogStore, StoreError};
 
+use crate::log::LogState;
 use crate::publisher::{Published, publish_newer};
 use crate::reader;
 use crate::signer::BoxFuture;
@@ -91,6 +97,8 @@ pub(crate) struct WitnessTask {
     pub published: watch::Sender<Option<Published>>,
     /// What we believe each witness last cosigned.
     pub known: Vec<AtomicU64>,
+    /// The log's state: an ambiguous storage error stops the log.
+    pub state: watch::Sender<LogState>,
 }
 
 impl WitnessTask {
@@ -104,7 +112,11 @@ impl WitnessTask {
                 }
                 continue;
             };
-            if self.round(&cp).await {
+            let Some(met) = self.round(&cp).await else {
+                // The store failed: the log has stopped.
+                return;
+            };
+            if met {
                 done = Some(cp.size);
             } else {
                 // Below policy: try again after a pause, or sooner if a new
@@ -114,8 +126,9 @@ impl WitnessTask {
         }
     }
 
-    /// One round for `cp`; true if the result met the policy.
-    async fn round(&self, cp: &Published) -> bool {
+    /// One round for `cp`; whether the result met the policy, or `None` if
+    /// storing it failed ambiguously and the log stopped.
+    async fn round(&self, cp: &Published) -> Option<bool> {
         let asks = self
             .cfg
             .witnesses
@@ -146,7 +159,7 @@ impl WitnessTask {
             Ok(n) => Bytes::from(n.to_bytes()),
             Err(e) => {
                 tracing::error!(error = %e, "cannot attach cosignatures to the checkpoint");
-                return false;
+                return Some(false);
             }
         };
         let (met, unmet) = match self.cfg.policy.check_checkpoint(&merged) {
@@ -171,9 +184,23 @@ impl WitnessTask {
         // Same note text, more signatures: the store accepts the update.
         let store = self.store.clone();
         let size = cp.size;
-        let stored = tokio::task::spawn_blocking(move || store.put_checkpoint(size, &merged)).await;
-        if !matches!(stored, Ok(Ok(()))) {
-            tracing::error!(size = size.get(), "could not store the cosigned checkpoint");
+        let stored = tokio::task::spawn_blocking(move || store.put_checkpoint(size, &merged))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Io(format!("checkpoint task failed: {e}"))));
+        match stored {
+            Ok(()) => {}
+            // The store may or may not hold the cosigned note now: as every
+            // ambiguous storage error, this stops the log, which reloads
+            // through start-up (either note is a valid checkpoint for it).
+            Err(e) if e.is_fatal() => {
+                let m = format!("storing the cosigned checkpoint {size}: {e}");
+                tracing::error!(reason = %m, "witness round stopped the log");
+                self.state.send_replace(LogState::Failed(m));
+                return None;
+            }
+            Err(e) => {
+                tracing::error!(size = size.get(), error = %e, "could not store the cosigned checkpoint");
+            }
         }
         if met {
             publish_newer(&self.witnessed, enriched.clone());
@@ -183,7 +210,7 @@ impl WitnessTask {
         if met || self.cfg.publish_below_policy {
             publish_newer(&self.published, enriched);
         }
-        met
+        Some(met)
     }
 
     async fn ask(&self, i: usize, cp: &Published) -> Result<Vec<NoteSignature>, WitnessFailure> {

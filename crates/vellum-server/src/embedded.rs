@@ -218,3 +218,47 @@ pub async fn open_with_signer(
     let store: Arc<dyn LogStore> = Arc::new(RocksStore::open(&layout.store(), store_options)?);
     Ok(Log::open_witnessed(store, signer, vkey, config, witnessing).await?)
 }
+
+/// Why [`fsck`] did not report a clean store.
+#[derive(Debug, thiserror::Error)]
+pub enum FsckFailure {
+    /// The store could not be opened (its open-time checks may have found
+    /// the corruption already: see [`FsckFailure::is_corruption`]).
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The full check found corruption or could not read the store.
+    #[error(transparent)]
+    Check(#[from] vellum_log::fsck::FsckError),
+}
+
+impl FsckFailure {
+    /// Whether the data was found corrupt (a verdict), rather than the check
+    /// being unable to run.
+    pub fn is_corruption(&self) -> bool {
+        matches!(
+            self,
+            FsckFailure::Open(OpenError::Corrupt { .. })
+                | FsckFailure::Check(vellum_log::fsck::FsckError::Corrupt(_))
+        )
+    }
+}
+
+/// Re-verifies the whole store of an embedded deployment offline (see
+/// [`vellum_log::fsck`]): never creates a store, writes nothing, and needs
+/// the log stopped (RocksDB's lock keeps a running log out).
+///
+/// # Errors
+///
+/// [`FsckFailure`].
+pub fn fsck(
+    layout: &Layout,
+    vkey: &VerifierKey,
+    progress: &mut dyn FnMut(vellum_log::fsck::Progress),
+) -> Result<vellum_log::fsck::FsckReport, FsckFailure> {
+    let options = StoreOptions {
+        create_if_missing: false,
+        ..StoreOptions::default()
+    };
+    let store = RocksStore::open(&layout.store(), &options)?;
+    Ok(vellum_log::fsck::fsck(&store, vkey, progress)?)
+}

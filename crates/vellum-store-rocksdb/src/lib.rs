@@ -209,6 +209,8 @@ mod keys;
 mod open;
 pub mod options;
 mod store;
+#[cfg(feature = "testonly")]
+pub mod testonly;
 
 pub use keys::SCHEMA_VERSION;
 pub use open::OpenError;

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod checkpoint;
 pub mod consistency;
 pub mod export;
+pub mod fsck;
 pub mod keygen;
 pub mod prove;
 pub mod serve;

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // Each test file uses a part of this module.
 
+pub mod server;
+
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::PathBuf;

@@ -1,0 +1,115 @@
+//! `vellum fsck`: re-verify a stopped log's data folder offline, from the
+//! entries up to every stored checkpoint.
+//!
+//! Wiring only: `vellum_log::fsck` does the work and documents what is
+//! checked; `vellum_server::embedded::fsck` opens the folder.
+
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use vellum_log::fsck::{Phase, Progress};
+use vellum_note::VerifierKey;
+use vellum_server::embedded::{self, Layout};
+
+use crate::exit::{CmdResult, Failure};
+use crate::input;
+
+/// Exit statuses as this command uses them.
+const FSCK_EXIT_HELP: &str = "\
+Exit status:
+  0  every record verified: `ok` on stdout, the counts on stderr
+  1  the data is corrupt: stderr names the first bad entry, node, dedup record,
+     tree head or checkpoint
+  2  the check could not run: no store in the folder, the log is running (stop
+     it first), unreadable vkey, or an I/O error";
+
+/// Arguments of `vellum fsck`.
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Re-verify a stopped log's data folder: every entry, node and checkpoint",
+    long_about = "Re-verify the store in a data folder (the log must be stopped) without \
+        changing anything.\n\n\
+        Every entry is hashed again and compared with its stored leaf hash; every \
+        stored node is recomputed from its two children, level by level; every leaf \
+        hash must find its own index in the dedup index; the root folded from the \
+        checked nodes must be the stored tree head's; and every stored checkpoint must \
+        verify with the log's key and sign the root the stored tree has at its size.\n\n\
+        Start-up checks only the right edge of the tree (enough to sign nothing on a \
+        wrong tree); run fsck after a disk fault, a restore, or when clients report \
+        proofs that do not verify.",
+    after_help = FSCK_EXIT_HELP,
+)]
+pub struct Args {
+    /// The data folder (as given to `vellum serve --data`).
+    #[arg(long, value_name = "DIR", default_value = "vellum-data")]
+    data: PathBuf,
+
+    /// The log's public key, inline or as @FILE (default: <data>/log.vkey).
+    #[arg(long, value_name = "VKEY", value_parser = input::vkey)]
+    vkey: Option<VerifierKey>,
+
+    /// No progress bar and no counts on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Runs `vellum fsck`.
+pub fn run(args: Args) -> CmdResult {
+    let layout = Layout { data: args.data };
+    if !layout.store().is_dir() {
+        return Err(anyhow!(
+            "{} holds no log store (expected {})",
+            layout.data.display(),
+            layout.store().display()
+        )
+        .into());
+    }
+    let vkey = match args.vkey {
+        Some(k) => k,
+        None => input::vkey(&format!("@{}", layout.vkey().display()))
+            .map_err(|e| anyhow!("the log's vkey (give it with --vkey): {e}"))?,
+    };
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} {msg} ({eta} left)",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    };
+    let mut on_progress = |p: Progress| {
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+        bar.set_message(match p.phase {
+            Phase::Entries => "entries",
+            Phase::Nodes => "nodes",
+            Phase::Dedup => "dedup records",
+            Phase::Checkpoints => "checkpoint sizes",
+        });
+    };
+    let result = embedded::fsck(&layout, &vkey, &mut on_progress);
+    bar.finish_and_clear();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) if e.is_corruption() => return Err(Failure::rejected(e)),
+        Err(e) => return Err(e.into()),
+    };
+    println!("ok");
+    if !args.quiet {
+        eprintln!(
+            "fsck: {} entries, {} nodes, {} dedup records and {} checkpoints verified; \
+             tree size {} root {}",
+            report.entries,
+            report.nodes,
+            report.dedup,
+            report.checkpoints,
+            report.head.size,
+            report.head.root
+        );
+    }
+    Ok(())
+}
