@@ -50,6 +50,7 @@ enum Command {
     Witness(cmd::witness::Args),
     Export(cmd::export::Args),
     Audit(cmd::audit::Args),
+    Token(cmd::token::Args),
 }
 
 fn main() -> ExitCode {
@@ -67,5 +68,6 @@ fn main() -> ExitCode {
         Command::Witness(args) => cmd::witness::run(args),
         Command::Export(args) => cmd::export::run(args),
         Command::Audit(args) => cmd::audit::run(args),
+        Command::Token(args) => cmd::token::run(args),
     })
 }

@@ -17,5 +17,6 @@ pub mod keygen;
 pub mod prove;
 pub mod serve;
 pub mod signer;
+pub mod token;
 pub mod verify;
 pub mod witness;
