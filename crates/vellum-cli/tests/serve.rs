@@ -351,12 +351,14 @@ fn serve_refuses_a_non_loopback_address() {
         "--listen".as_ref(),
         "0.0.0.0:0".as_ref(),
     ]);
-    assert_fails(&out, 2, &["refusing to listen on 0.0.0.0:0"]);
-    assert!(
-        stderr(&out).contains("--insecure-remote"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 2, &["refusing to serve gRPC on 0.0.0.0:0"]);
+    for hint in [
+        "--insecure-remote",
+        "--tls-cert FILE --tls-key FILE",
+        "--auth",
+    ] {
+        assert!(stderr(&out).contains(hint), "{hint}: {}", stderr(&out));
+    }
     assert!(!data.exists(), "nothing is created for a refused start");
 }
 

@@ -219,7 +219,7 @@ pub fn check_safety(opts: &ServeOptions) -> Result<(), ServeError> {
     if opts.access.is_none() {
         missing.push("authentication (--auth TOKENFILE)");
     }
-    let remote: Vec<(&str, SocketAddr)> = [("gRPC", Some(opts.listen)), ("tiles HTTP", opts.http)]
+    let remote: Vec<(&str, SocketAddr)> = [("gRPC", Some(opts.listen)), ("tiles", opts.http)]
         .into_iter()
         .filter_map(|(what, a)| a.map(|a| (what, a)))
         .filter(|(_, a)| !a.ip().is_loopback())
@@ -233,9 +233,16 @@ pub fn check_safety(opts: &ServeOptions) -> Result<(), ServeError> {
         .collect::<Vec<_>>()
         .join(" and ");
     let missing = missing.join(" and ");
+    let risk = if remote.iter().any(|(what, _)| *what == "gRPC") {
+        "append and read every entry"
+    } else {
+        "read every entry"
+    };
     if !opts.insecure_remote {
         return Err(ServeError::Unsafe(format!(
-            "refusing to serve {listeners} without {missing}: anyone who can reach it could              append, read every entry, or see the tokens. Add {missing}, listen on 127.0.0.1,              or pass --insecure-remote to accept the risk (never in production)"
+            "refusing to serve {listeners} without {missing}: anyone who can reach it could \
+             {risk}, or read tokens off the network. Add {missing}, listen on 127.0.0.1, or \
+             pass --insecure-remote to accept the risk (never in production)"
         )));
     }
     tracing::warn!(
