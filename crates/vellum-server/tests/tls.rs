@@ -45,7 +45,10 @@ async fn append_and_read_over_tls() {
         .unwrap();
         let before = running.log.committed().size.get();
         let got = client
-            .append(vec![host.into(), "second".into()], Wait::Checkpoint)
+            .append(
+                vec![host.into(), format!("second via {host}").into()],
+                Wait::Checkpoint,
+            )
             .await
             .unwrap();
         assert_eq!(got[0].index.get(), before);
