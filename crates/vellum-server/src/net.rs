@@ -281,8 +281,10 @@ pub fn accept(
                 Some(acceptor) => {
                     let (acceptor, tx) = (acceptor.clone(), tx.clone());
                     tokio::spawn(async move {
-                        let hs =
-                            tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await;
+                        // Held here so that a timed-out connection is
+                        // closed after it is counted, not before.
+                        let mut handshake = acceptor.accept(tcp);
+                        let hs = tokio::time::timeout(handshake_timeout, &mut handshake).await;
                         match hs {
                             Ok(Ok(tls)) => {
                                 let info = ConnInfo { remote, tls: true };
@@ -299,6 +301,7 @@ pub fn accept(
                                 tracing::debug!(%remote, "TLS handshake timed out");
                             }
                         }
+                        drop(handshake);
                     });
                 }
             }
