@@ -6,7 +6,8 @@ use anyhow::{Context, anyhow};
 use std::path::PathBuf;
 
 use vellum_client::{
-    BearerToken, Client, ClientError, ClientOptions, StatusCode, Trust, UnverifiedClient,
+    BearerToken, Client, ClientError, ClientIdentity, ClientOptions, StatusCode, Trust,
+    UnverifiedClient,
 };
 use vellum_note::policy::MAX_POLICY_SIZE;
 use vellum_note::{Policy, VerifierKey};
@@ -48,6 +49,25 @@ pub struct RemoteArgs {
     /// VELLUM_TOKEN, if set.
     #[arg(long, value_name = "FILE", help_heading = "TLS and access")]
     pub token_file: Option<PathBuf>,
+
+    /// PEM client certificate for mTLS (with --client-key), instead of a
+    /// token.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "client_key",
+        help_heading = "TLS and access"
+    )]
+    pub client_cert: Option<PathBuf>,
+
+    /// PEM private key of --client-cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "client_cert",
+        help_heading = "TLS and access"
+    )]
+    pub client_key: Option<PathBuf>,
 }
 
 impl RemoteArgs {
@@ -80,6 +100,13 @@ impl RemoteArgs {
             let pem =
                 std::fs::read(ca).with_context(|| format!("cannot read --ca {}", ca.display()))?;
             o.ca_pem = Some(pem);
+        }
+        if let (Some(c), Some(k)) = (&self.client_cert, &self.client_key) {
+            let cert = std::fs::read(c)
+                .with_context(|| format!("cannot read --client-cert {}", c.display()))?;
+            let key = std::fs::read(k)
+                .with_context(|| format!("cannot read --client-key {}", k.display()))?;
+            o.client_identity = Some(ClientIdentity::from_pem(cert, key));
         }
         // Not a flag's value: a token on the command line is visible to
         // every user of the machine (ps).

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use vellum_merkle::{Hash, leaf_hash};
 use vellum_proto::v1 as pb;
 use vellum_proto::v1::log_client::LogClient;
@@ -57,6 +57,30 @@ pub struct ClientOptions {
     /// The bearer token sent with every call (see the server's access
     /// control). It is sent only over `https://` or to a loopback address.
     pub token: Option<BearerToken>,
+    /// A client certificate and its key, PEM, for `https://` servers that
+    /// authenticate clients by certificate (mTLS).
+    pub client_identity: Option<ClientIdentity>,
+}
+
+/// A client certificate and its private key, PEM; its `Debug` does not
+/// show the key.
+#[derive(Clone)]
+pub struct ClientIdentity {
+    cert_pem: Vec<u8>,
+    key_pem: Vec<u8>,
+}
+
+impl ClientIdentity {
+    /// A certificate (chain) and its key, both PEM.
+    pub fn from_pem(cert_pem: Vec<u8>, key_pem: Vec<u8>) -> ClientIdentity {
+        ClientIdentity { cert_pem, key_pem }
+    }
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientIdentity(..)")
+    }
 }
 
 /// A bearer token; its `Debug` does not show it.
@@ -111,6 +135,7 @@ impl Default for ClientOptions {
             max_response_bytes: 64 << 20,
             ca_pem: None,
             token: None,
+            client_identity: None,
         }
     }
 }
@@ -205,16 +230,19 @@ impl UnverifiedClient {
             .timeout(options.request_timeout)
             .tcp_nodelay(true);
         if https {
-            let tls = match &options.ca_pem {
+            let mut tls = match &options.ca_pem {
                 Some(pem) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)),
                 None => ClientTlsConfig::new().with_webpki_roots(),
             };
+            if let Some(id) = &options.client_identity {
+                tls = tls.identity(Identity::from_pem(&id.cert_pem, &id.key_pem));
+            }
             endpoint = endpoint
                 .tls_config(tls)
                 .map_err(|e| invalid(describe(&e)))?;
-        } else if options.ca_pem.is_some() {
+        } else if options.ca_pem.is_some() || options.client_identity.is_some() {
             return Err(invalid(
-                "a CA certificate was given for a plain http:// URL; use https://".into(),
+                "a CA or client certificate was given for a plain http:// URL; use https://".into(),
             ));
         }
         let bearer = match &options.token {

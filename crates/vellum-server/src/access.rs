@@ -16,6 +16,14 @@
 //! a presented token is hashed and compared with every hash in constant
 //! time. Names appear in logs; tokens never do.
 //!
+//! With client certificates (mTLS, `--tls-client-ca`), a line whose second
+//! field is `cert-sha256:<64 hex digits>` gives roles to the client
+//! certificate with that SHA-256 fingerprint (of its DER encoding,
+//! `openssl x509 -in client.pem -outform der | sha256sum`). The TLS
+//! handshake has already checked that the certificate chains to the client
+//! CA; the fingerprint says which one it is. A call with a bearer token is
+//! judged by the token; one without, by the client certificate if any.
+//!
 //! # Roles
 //!
 //! A server serves one log, so a role is a role on that log.
@@ -176,8 +184,16 @@ pub struct Identity {
     pub roles: Roles,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Credential {
+    /// SHA-256 of a bearer token.
+    Token([u8; 32]),
+    /// SHA-256 of a client certificate's DER.
+    Cert([u8; 32]),
+}
+
 struct Entry {
-    hash: [u8; 32],
+    credential: Credential,
     identity: Identity,
 }
 
@@ -268,21 +284,27 @@ impl AccessPolicy {
                 })?;
                 set.0 |= role.bit();
             }
-            let hash = parse_hex32(&hash.to_ascii_lowercase()).ok_or_else(|| {
+            let lower = hash.to_ascii_lowercase();
+            let credential = match lower.strip_prefix("cert-sha256:") {
+                Some(h) => parse_hex32(h).map(Credential::Cert),
+                None => parse_hex32(&lower).map(Credential::Token),
+            }
+            .ok_or_else(|| {
                 err(
                     "the second field must be the token's SHA-256 in 64 hex digits \
-                     (the file holds hashes, never tokens)"
+                     (the file holds hashes, never tokens), or cert-sha256:<64 hex digits> \
+                     for a client certificate"
                         .into(),
                 )
             })?;
-            if entries.iter().any(|e| e.hash == hash) {
-                return Err(err("this token hash is listed twice".into()));
+            if entries.iter().any(|e| e.credential == credential) {
+                return Err(err("this hash is listed twice".into()));
             }
             if entries.iter().any(|e| e.identity.name == name) {
                 return Err(err(format!("the name {name:?} is listed twice")));
             }
             entries.push(Entry {
-                hash,
+                credential,
                 identity: Identity {
                     name: name.to_owned(),
                     roles: set,
@@ -324,11 +346,22 @@ impl AccessPolicy {
         let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let mut found = None;
         for e in &self.entries {
-            if bool::from(e.hash.ct_eq(&presented)) {
+            if let Credential::Token(h) = &e.credential
+                && bool::from(h.ct_eq(&presented))
+            {
                 found = Some(&e.identity);
             }
         }
         found
+    }
+
+    /// The identity of the client certificate whose DER has SHA-256
+    /// `fingerprint`, if it is listed.
+    pub fn authenticate_cert(&self, fingerprint: &[u8; 32]) -> Option<&Identity> {
+        self.entries
+            .iter()
+            .find(|e| e.credential == Credential::Cert(*fingerprint))
+            .map(|e| &e.identity)
     }
 }
 
@@ -388,22 +421,36 @@ impl Access {
             return Ok(None);
         };
         let remote = peer.map(|p| p.remote.to_string()).unwrap_or_default();
-        let token = match bearer(headers) {
-            Ok(t) => t,
-            Err(reason) => {
+        let cert = peer.and_then(|p| p.client_cert_sha256.as_ref());
+        let identity = match (bearer(headers), cert) {
+            (Ok(token), _) => {
+                let Some(identity) = self.policy.authenticate(token) else {
+                    self.stats.unauthenticated.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(method = what, %remote, "denied: unknown token");
+                    return Err(Denial::Unauthenticated(
+                        "the bearer token is not known to this server".into(),
+                    ));
+                };
+                identity
+            }
+            (Err(NO_HEADER), Some(fingerprint)) => {
+                let Some(identity) = self.policy.authenticate_cert(fingerprint) else {
+                    self.stats.unauthenticated.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(method = what, %remote, "denied: unknown client certificate");
+                    return Err(Denial::Unauthenticated(
+                        "the client certificate is not listed in this server's token file".into(),
+                    ));
+                };
+                identity
+            }
+            (Err(reason), _) => {
                 self.stats.unauthenticated.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(method = what, %remote, reason, "denied: unauthenticated");
                 return Err(Denial::Unauthenticated(format!(
-                    "{what} needs a bearer token with role {role}: {reason}"
+                    "{what} needs a bearer token (or client certificate) with role {role}: \
+                     {reason}"
                 )));
             }
-        };
-        let Some(identity) = self.policy.authenticate(token) else {
-            self.stats.unauthenticated.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(method = what, %remote, "denied: unknown token");
-            return Err(Denial::Unauthenticated(
-                "the bearer token is not known to this server".into(),
-            ));
         };
         if !identity.roles.allows(role) {
             self.stats.permission_denied.fetch_add(1, Ordering::Relaxed);
@@ -424,10 +471,12 @@ impl Access {
     }
 }
 
+const NO_HEADER: &str = "no authorization header";
+
 /// The token of an `Authorization: Bearer <token>` header.
 fn bearer(headers: &HeaderMap) -> Result<&str, &'static str> {
     let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
-    let value = values.next().ok_or("no authorization header")?;
+    let value = values.next().ok_or(NO_HEADER)?;
     if values.next().is_some() {
         return Err("more than one authorization header");
     }
@@ -608,6 +657,18 @@ mod tests {
             AccessPolicy::parse("# nothing\n\n"),
             Err(AccessError::Empty)
         ));
+    }
+
+    #[test]
+    fn certificate_lines_match_certificates_only() {
+        let fpr = [7u8; 32];
+        let hex: String = fpr.iter().map(|b| format!("{b:02x}")).collect();
+        let p = AccessPolicy::parse(&format!("append cert-sha256:{hex} device\n")).unwrap();
+        assert_eq!(p.authenticate_cert(&fpr).unwrap().name, "device");
+        assert!(p.authenticate_cert(&[8u8; 32]).is_none());
+        // A token whose hash is the fingerprint is not the certificate.
+        assert!(p.authenticate(&hex).is_none());
+        assert!(AccessPolicy::parse("append cert-sha256:abc device\n").is_err());
     }
 
     #[test]

@@ -32,6 +32,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::ServerConfig;
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -68,6 +69,9 @@ pub struct ConnInfo {
     pub remote: SocketAddr,
     /// Whether the connection is TLS.
     pub tls: bool,
+    /// SHA-256 of the client's certificate (DER), when it presented one
+    /// that chains to the client CA.
+    pub client_cert_sha256: Option<[u8; 32]>,
 }
 
 enum Io {
@@ -269,7 +273,11 @@ pub fn accept(
             }
             match &acceptor {
                 None => {
-                    let info = ConnInfo { remote, tls: false };
+                    let info = ConnInfo {
+                        remote,
+                        tls: false,
+                        client_cert_sha256: None,
+                    };
                     if tx
                         .send(Conn::new(Io::Plain(tcp), info, idle_timeout, slot))
                         .await
@@ -287,7 +295,17 @@ pub fn accept(
                         let hs = tokio::time::timeout(handshake_timeout, &mut handshake).await;
                         match hs {
                             Ok(Ok(tls)) => {
-                                let info = ConnInfo { remote, tls: true };
+                                let client_cert_sha256 = tls
+                                    .get_ref()
+                                    .1
+                                    .peer_certificates()
+                                    .and_then(|c| c.first())
+                                    .map(|c| Sha256::digest(c.as_ref()).into());
+                                let info = ConnInfo {
+                                    remote,
+                                    tls: true,
+                                    client_cert_sha256,
+                                };
                                 let conn =
                                     Conn::new(Io::Tls(Box::new(tls)), info, idle_timeout, slot);
                                 let _ = tx.send(conn).await;

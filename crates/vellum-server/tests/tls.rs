@@ -10,7 +10,9 @@ mod secure_support;
 use std::os::unix::fs::PermissionsExt;
 
 use secure_support::{ADMIN, APPEND, AUDIT, appended, options, pki, secure_server};
-use vellum_client::{BearerToken, Client, ClientError, ClientOptions, UnverifiedClient, Wait};
+use vellum_client::{
+    BearerToken, Client, ClientError, ClientIdentity, ClientOptions, UnverifiedClient, Wait,
+};
 use vellum_server::{ServeError, start};
 
 fn client_options(ca: &[u8], token: &str) -> ClientOptions {
@@ -176,4 +178,134 @@ async fn unsafe_or_mismatched_keys_are_refused_before_anything_opens() {
         "unexpected error: {e}"
     );
     assert!(!opts.data.exists(), "the data folder was created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_authenticate() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = pki(&dir.path().join("other"), "another CA");
+    let pki = pki(&dir.path().join("pki"), "vellum test CA");
+    let mut opts = options(dir.path());
+    let mut files = pki.files.clone();
+    files.client_ca = Some(pki.ca_file.clone());
+    opts.tls = Some(files);
+    // The first client certificate may append; the second is not listed.
+    let tokens = format!(
+        "{}append cert-sha256:{} device-1\n",
+        secure_support::token_file(),
+        pki.clients[0].sha256_hex
+    );
+    opts.access = Some(std::sync::Arc::new(
+        vellum_server::AccessPolicy::parse(&tokens).unwrap(),
+    ));
+    let running = start(opts).await.unwrap();
+    let url = format!("https://localhost:{}", running.grpc_addr.port());
+    let with_cert = |c: &secure_support::ClientCert| ClientOptions {
+        ca_pem: Some(pki.ca_pem.clone()),
+        client_identity: Some(ClientIdentity::from_pem(
+            c.cert_pem.clone(),
+            c.key_pem.clone(),
+        )),
+        ..ClientOptions::default()
+    };
+    let append = |o: ClientOptions, entry: &'static str| {
+        let url = url.clone();
+        async move {
+            let c = UnverifiedClient::connect_with(&url, &o).await?;
+            c.append(vec![entry.into()], Wait::Durable).await
+        }
+    };
+
+    // A listed certificate, no token: appended.
+    let r = append(with_cert(&pki.clients[0]), "by certificate")
+        .await
+        .unwrap();
+    assert_eq!(r.results[0].index, 0);
+    let before = appended(&running);
+    assert_eq!(before.0, 1);
+
+    // A certificate of this CA that the token file does not list.
+    let e = append(with_cert(&pki.clients[1]), "unlisted")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ClientError::Status {
+                code: vellum_client::StatusCode::Unauthenticated,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    // No certificate, no token.
+    let plain = ClientOptions {
+        ca_pem: Some(pki.ca_pem.clone()),
+        ..ClientOptions::default()
+    };
+    let e = append(plain.clone(), "anonymous").await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ClientError::Status {
+                code: vellum_client::StatusCode::Unauthenticated,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    // A certificate from another CA: refused in the handshake.
+    let mut foreign = with_cert(&other.clients[0]);
+    foreign.ca_pem = Some(pki.ca_pem.clone());
+    assert!(append(foreign, "foreign").await.is_err());
+    // A token still works without a certificate, and wins over one.
+    let mut by_token = plain;
+    by_token.token = Some(BearerToken::new(ADMIN).unwrap());
+    append(by_token, "by token").await.unwrap();
+    let mut read_token = with_cert(&pki.clients[0]);
+    read_token.token = Some(BearerToken::new(secure_support::READ).unwrap());
+    let e = append(read_token, "token wins").await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ClientError::Status {
+                code: vellum_client::StatusCode::PermissionDenied,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(appended(&running).0, 2);
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auditor_reads_tiles_over_tls_with_an_audit_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (running, pki) = secure_server(dir.path()).await;
+    running
+        .log
+        .append(
+            (0..300).map(|i| format!("entry {i}").into()).collect(),
+            vellum_log::Wait::Checkpoint,
+        )
+        .await
+        .unwrap();
+    let url = format!("https://localhost:{}/", running.http_addr.unwrap().port());
+    let options = |token: Option<&str>| {
+        let policy = vellum_note::Policy::quorum_none(running.vkey.clone()).unwrap();
+        let mut o = vellum_audit::AuditOptions::new(&url, policy);
+        o.ca_pem = Some(pki.ca_pem.clone());
+        o.token = token.map(str::to_owned);
+        o
+    };
+    let r = vellum_audit::audit(&options(Some(AUDIT))).await.unwrap();
+    assert_eq!(r.size, 300);
+    assert_eq!(r.root, running.log.published().unwrap().root);
+    for token in [None, Some(APPEND)] {
+        let e = vellum_audit::audit(&options(token)).await.unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("401") || msg.contains("403"), "{token:?}: {msg}");
+    }
+    running.stop().await.unwrap();
 }

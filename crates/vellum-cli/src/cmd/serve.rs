@@ -192,6 +192,17 @@ struct TlsAccess {
     #[arg(long, value_name = "FILE", help_heading = "TLS and access")]
     auth: Option<PathBuf>,
 
+    /// PEM certificate(s) of the CA that client certificates must chain to
+    /// (mTLS). Clients without a certificate may still use tokens; a
+    /// certificate gets roles from a `cert-sha256:<hex>` line of --auth.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        help_heading = "TLS and access"
+    )]
+    tls_client_ca: Option<PathBuf>,
+
     /// Close a connection with no traffic either way for this long.
     #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "TLS and access")]
     idle_timeout: Option<Duration>,
@@ -203,6 +214,7 @@ impl TlsAccess {
             o.tls = Some(vellum_server::TlsFiles {
                 cert: cert.clone(),
                 key: key.clone(),
+                client_ca: self.tls_client_ca.clone(),
             });
         }
         if let Some(path) = &self.auth {

@@ -9,13 +9,27 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use sha2::{Digest, Sha256};
 use vellum_server::access::token_hash_hex;
 use vellum_server::{AccessPolicy, Running, ServeOptions, TlsFiles, start};
 
-/// A CA and a server certificate it issued, as files.
+/// A client certificate: PEM certificate and key, and the SHA-256 of its
+/// DER in hex (what a token file's `cert-sha256:` names).
+pub struct ClientCert {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    pub sha256_hex: String,
+}
+
+/// A CA and a server certificate it issued, as files, and two client
+/// certificates it issued.
 pub struct Pki {
     /// The CA certificate, PEM (what clients trust).
     pub ca_pem: Vec<u8>,
+    /// The same, as a file (what a server trusts for client certificates).
+    pub ca_file: PathBuf,
+    /// Two client certificates of this CA.
+    pub clients: [ClientCert; 2],
     /// The server's certificate and key files (key mode 0600).
     pub files: TlsFiles,
 }
@@ -45,12 +59,27 @@ pub fn pki(dir: &Path, ca_name: &str) -> Pki {
     std::fs::write(&cert_path, format!("{}{}", cert.pem(), ca_cert.pem())).unwrap();
     std::fs::write(&key_path, key.serialize_pem()).unwrap();
     std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca_cert.pem()).unwrap();
+    let client = |name: &str| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        ClientCert {
+            cert_pem: cert.pem().into_bytes(),
+            key_pem: key.serialize_pem().into_bytes(),
+            sha256_hex: Sha256::digest(cert.der())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        }
+    };
     Pki {
         ca_pem: ca_cert.pem().into_bytes(),
-        files: TlsFiles {
-            cert: cert_path,
-            key: key_path,
-        },
+        ca_file,
+        clients: [client("device-1"), client("device-2")],
+        files: TlsFiles::new(cert_path, key_path),
     }
 }
 
