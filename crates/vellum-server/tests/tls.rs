@@ -305,7 +305,10 @@ async fn the_auditor_reads_tiles_over_tls_with_an_audit_token() {
     for token in [None, Some(APPEND)] {
         let e = vellum_audit::audit(&options(token)).await.unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("401") || msg.contains("403"), "{token:?}: {msg}");
+        assert!(
+            msg.contains("401") || msg.contains("403"),
+            "{token:?}: {msg}"
+        );
     }
     running.stop().await.unwrap();
 }
