@@ -41,7 +41,12 @@ impl Fetcher {
     ///
     /// [`AuditError::Config`] for a URL that is not http(s), or a client
     /// that cannot be built.
-    pub fn new(url: &str, connections: usize) -> Result<Fetcher, AuditError> {
+    pub fn new(
+        url: &str,
+        connections: usize,
+        token: Option<&str>,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Fetcher, AuditError> {
         let mut base =
             Url::parse(url).map_err(|e| AuditError::Config(format!("--url {url}: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") {
@@ -53,7 +58,38 @@ impl Fetcher {
             let p = format!("{}/", base.path());
             base.set_path(&p);
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = ca_pem {
+            let ca = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| AuditError::Config(format!("the CA certificate: {e}")))?;
+            builder = builder
+                .add_root_certificate(ca)
+                .tls_built_in_root_certs(false);
+        }
+        if let Some(token) = token {
+            let host = base.host_str().unwrap_or_default();
+            let loopback = host == "localhost"
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if base.scheme() != "https" && !loopback {
+                return Err(AuditError::Config(format!(
+                    "refusing to send a bearer token in clear text to {url}; use https://"
+                )));
+            }
+            let mut value =
+                reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+                    .map_err(|_| {
+                        AuditError::Config("the token cannot be sent in a header".into())
+                    })?;
+            value.set_sensitive(true);
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+            builder = builder.default_headers(headers);
+        }
+        let http = builder
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(connections)

@@ -65,6 +65,13 @@ pub struct AuditOptions {
     pub progress: bool,
     /// How often progress is saved to the state file during an audit.
     pub save_every: Duration,
+    /// A bearer token sent with every request (a server with access
+    /// control needs one with the `audit` role); only over https or to
+    /// loopback.
+    pub token: Option<String>,
+    /// PEM certificate(s) of a private CA that an https server's
+    /// certificate must chain to, instead of the public roots.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl AuditOptions {
@@ -78,6 +85,8 @@ impl AuditOptions {
             parallel: 16,
             progress: false,
             save_every: Duration::from_secs(5),
+            token: None,
+            ca_pem: None,
         }
     }
 }
@@ -119,7 +128,12 @@ pub struct AuditReport {
 /// trouble that kept the audit from finishing.
 pub async fn audit(opts: &AuditOptions) -> Result<AuditReport, AuditError> {
     let started = Instant::now();
-    let fetcher = Arc::new(Fetcher::new(&opts.url, opts.parallel.max(1))?);
+    let fetcher = Arc::new(Fetcher::new(
+        &opts.url,
+        opts.parallel.max(1),
+        opts.token.as_deref(),
+        opts.ca_pem.as_deref(),
+    )?);
     let note = fetcher.checkpoint().await?;
     let url = fetcher.url("checkpoint");
     let bad_checkpoint = |reason: String| AuditError::Checkpoint {

@@ -52,6 +52,7 @@ enum Command {
     Audit(cmd::audit::Args),
     Watch(cmd::watch::Args),
     Fsck(cmd::fsck::Args),
+    Token(cmd::token::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,5 +72,6 @@ fn main() -> ExitCode {
         Command::Audit(args) => cmd::audit::run(args),
         Command::Watch(args) => cmd::watch::run(args),
         Command::Fsck(args) => cmd::fsck::run(args),
+        Command::Token(args) => cmd::token::run(args),
     })
 }

@@ -3,7 +3,12 @@
 //! statuses.
 
 use anyhow::{Context, anyhow};
-use vellum_client::{Client, ClientError, StatusCode, Trust, UnverifiedClient};
+use std::path::PathBuf;
+
+use vellum_client::{
+    BearerToken, Client, ClientError, ClientIdentity, ClientOptions, StatusCode, Trust,
+    UnverifiedClient,
+};
 use vellum_note::policy::MAX_POLICY_SIZE;
 use vellum_note::{Policy, VerifierKey};
 
@@ -12,6 +17,9 @@ use crate::input::{self, Source};
 
 /// The server when neither `--server` nor `VELLUM_SERVER` says otherwise.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:6962";
+
+/// The environment variable holding a bearer token.
+pub const TOKEN_ENV: &str = "VELLUM_TOKEN";
 
 /// Where the log is and what to trust.
 #[derive(Debug, clap::Args)]
@@ -29,6 +37,37 @@ pub struct RemoteArgs {
     /// and cosigned to its quorum.
     #[arg(long, value_name = "FILE", value_parser = Source::parse)]
     pub policy: Option<Source>,
+
+    /// PEM certificate of the CA that an https:// server's certificate must
+    /// chain to (a private CA); default: the public web PKI roots.
+    #[arg(long, value_name = "FILE", help_heading = "TLS and access")]
+    pub ca: Option<PathBuf>,
+
+    /// A file holding the bearer token to send (the server's --auth file
+    /// lists its SHA-256). Sent only over https:// or to loopback.
+    /// Without it, the token is read from the environment variable
+    /// VELLUM_TOKEN, if set.
+    #[arg(long, value_name = "FILE", help_heading = "TLS and access")]
+    pub token_file: Option<PathBuf>,
+
+    /// PEM client certificate for mTLS (with --client-key), instead of a
+    /// token.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "client_key",
+        help_heading = "TLS and access"
+    )]
+    pub client_cert: Option<PathBuf>,
+
+    /// PEM private key of --client-cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "client_cert",
+        help_heading = "TLS and access"
+    )]
+    pub client_key: Option<PathBuf>,
 }
 
 impl RemoteArgs {
@@ -50,13 +89,52 @@ impl RemoteArgs {
         Ok(Some(Trust::Policy(policy)))
     }
 
+    /// Connection options from `--ca`, `--token-file` and `VELLUM_TOKEN`.
+    ///
+    /// # Errors
+    ///
+    /// A file cannot be read, or the token is unusable.
+    pub fn options(&self) -> Result<ClientOptions, Failure> {
+        let mut o = ClientOptions::default();
+        if let Some(ca) = &self.ca {
+            let pem =
+                std::fs::read(ca).with_context(|| format!("cannot read --ca {}", ca.display()))?;
+            o.ca_pem = Some(pem);
+        }
+        if let (Some(c), Some(k)) = (&self.client_cert, &self.client_key) {
+            let cert = std::fs::read(c)
+                .with_context(|| format!("cannot read --client-cert {}", c.display()))?;
+            let key = std::fs::read(k)
+                .with_context(|| format!("cannot read --client-key {}", k.display()))?;
+            o.client_identity = Some(ClientIdentity::from_pem(cert, key));
+        }
+        // Not a flag's value: a token on the command line is visible to
+        // every user of the machine (ps).
+        let token = match &self.token_file {
+            Some(f) => Some((
+                std::fs::read_to_string(f)
+                    .with_context(|| format!("cannot read --token-file {}", f.display()))?,
+                format!("--token-file {}", f.display()),
+            )),
+            None => std::env::var(TOKEN_ENV)
+                .ok()
+                .map(|t| (t, TOKEN_ENV.to_owned())),
+        };
+        if let Some((t, from)) = token {
+            o.token = Some(BearerToken::new(&t).map_err(|e| anyhow!("{from}: {e}"))?);
+        }
+        Ok(o)
+    }
+
     /// A verifying client.
     ///
     /// # Errors
     ///
     /// As [`failure`].
     pub async fn connect(&self, trust: Trust) -> Result<Client, Failure> {
-        Client::connect(&self.server, trust).await.map_err(failure)
+        Client::connect_with(&self.server, trust, &self.options()?)
+            .await
+            .map_err(failure)
     }
 
     /// A client that verifies nothing, for showing what the log serves.
@@ -65,7 +143,7 @@ impl RemoteArgs {
     ///
     /// As [`failure`].
     pub async fn connect_unverified(&self) -> Result<UnverifiedClient, Failure> {
-        UnverifiedClient::connect(&self.server)
+        UnverifiedClient::connect_with(&self.server, &self.options()?)
             .await
             .map_err(failure)
     }
@@ -83,6 +161,12 @@ pub fn failure(e: ClientError) -> Failure {
             code: StatusCode::Unavailable,
             ..
         } => Failure::Trouble(anyhow!("{e} — is `vellum serve` still running?")),
+        ClientError::Status {
+            code: StatusCode::Unauthenticated,
+            ..
+        } => Failure::Trouble(anyhow!(
+            "{e} — give a token with --token-file FILE or VELLUM_TOKEN"
+        )),
         _ if e.is_verification_failure() => Failure::rejected(e),
         _ => Failure::Trouble(e.into()),
     }

@@ -30,11 +30,11 @@ impl Server {
     /// Starts `vellum serve --data <data> --listen 127.0.0.1:0` and reads
     /// the bound address from the banner.
     fn start(data: &Path) -> Server {
-        Server::start_with(data, &[])
+        Server::start_with(data, &[] as &[&OsStr])
     }
 
-    /// As [`Server::start`], with more `vellum serve` flags.
-    fn start_with(data: &Path, extra: &[&OsStr]) -> Server {
+    /// As [`Server::start`], with more `serve` arguments.
+    fn start_with<S: AsRef<OsStr>>(data: &Path, extra: &[S]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vellum"))
             .args(["serve".as_ref(), "--data".as_ref(), data.as_os_str()])
             .args(["--listen", "127.0.0.1:0"])
@@ -357,12 +357,14 @@ fn serve_refuses_a_non_loopback_address() {
         "--listen".as_ref(),
         "0.0.0.0:0".as_ref(),
     ]);
-    assert_fails(&out, 2, &["refusing to listen on 0.0.0.0:0"]);
-    assert!(
-        stderr(&out).contains("--insecure-remote"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 2, &["refusing to serve gRPC on 0.0.0.0:0"]);
+    for hint in [
+        "--insecure-remote",
+        "--tls-cert FILE --tls-key FILE",
+        "--auth",
+    ] {
+        assert!(stderr(&out).contains(hint), "{hint}: {}", stderr(&out));
+    }
     assert!(!data.exists(), "nothing is created for a refused start");
 }
 
@@ -527,4 +529,147 @@ fn watch_follows_the_log_and_catches_a_fork_and_a_rollback() {
     let parsed = vellum_client::Evidence::parse(evidence.as_bytes()).unwrap();
     assert_eq!(parsed.kind(), vellum_client::EvidenceKind::Rollback);
     assert_eq!(std::fs::read(&state).unwrap(), trusted_5, "state unchanged");
+}
+
+/// A CA and a server certificate for 127.0.0.1, as PEM files in `dir`;
+/// returns (CA file, certificate file, key file).
+fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use std::os::unix::fs::PermissionsExt;
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let files = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&files.0, ca.pem()).unwrap();
+    std::fs::write(&files.1, cert.pem()).unwrap();
+    std::fs::write(&files.2, key.serialize_pem()).unwrap();
+    std::fs::set_permissions(&files.2, std::fs::Permissions::from_mode(0o600)).unwrap();
+    files
+}
+
+#[test]
+fn tokens_and_tls_from_the_command_line() {
+    let dir = TempDir::new().unwrap();
+    let (ca, cert, key) = test_pki(dir.path());
+    // Two tokens; the server's file gets only their hashes.
+    let mut tokens = String::new();
+    for (name, roles) in [("ingest", "append"), ("monitor", "read")] {
+        let out_file = dir.path().join(format!("{name}.token"));
+        let out = vellum([
+            "token".as_ref(),
+            "--name".as_ref(),
+            name.as_ref(),
+            "--roles".as_ref(),
+            roles.as_ref(),
+            "--out".as_ref(),
+            out_file.as_os_str(),
+        ]);
+        let line = assert_success(&out);
+        let token = std::fs::read_to_string(&out_file).unwrap();
+        assert!(!line.contains(token.trim()), "the line holds the token");
+        assert!(line.starts_with(&format!("{roles} ")), "{line}");
+        tokens.push_str(&line);
+    }
+    let token_file = dir.path().join("tokens");
+    std::fs::write(&token_file, &tokens).unwrap();
+    // An existing token file is never overwritten; unknown roles are refused.
+    let ingest = dir.path().join("ingest.token");
+    let out = vellum([
+        "token".as_ref(),
+        "--name".as_ref(),
+        "x".as_ref(),
+        "--roles".as_ref(),
+        "append".as_ref(),
+        "--out".as_ref(),
+        ingest.as_os_str(),
+    ]);
+    assert_fails(&out, 2, &["cannot create"]);
+    let out = vellum([
+        "token", "--name", "x", "--roles", "write", "--out", "unused",
+    ]);
+    assert_fails(&out, 2, &["unknown role"]);
+
+    let data = dir.path().join("data");
+    let server = Server::start_with(
+        &data,
+        &[
+            "--tls-cert".as_ref(),
+            cert.as_os_str(),
+            "--tls-key".as_ref(),
+            key.as_os_str(),
+            "--auth".as_ref(),
+            token_file.as_os_str(),
+        ],
+    );
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let entry = write(&dir, "entry", b"user=carol action=read");
+    let tls = ["--ca".as_ref(), ca.as_os_str()];
+
+    // No token: refused, with the way out named.
+    let out = server.run(&[&["append".as_ref(), entry.as_os_str()][..], &tls].concat());
+    assert_fails(&out, 2, &["UNAUTHENTICATED", "--token-file"]);
+    // The read token cannot append.
+    let monitor = dir.path().join("monitor.token");
+    let with_monitor = ["--token-file".as_ref(), monitor.as_os_str()];
+    let out = server.run(
+        &[
+            &["append".as_ref(), entry.as_os_str()][..],
+            &tls,
+            &with_monitor,
+        ]
+        .concat(),
+    );
+    assert_fails(&out, 2, &["PERMISSION_DENIED"]);
+    // The append token can; the entry gets index 0: nothing was appended before.
+    let with_ingest = ["--token-file".as_ref(), ingest.as_os_str()];
+    let out = server.run(
+        &[
+            &["append".as_ref(), entry.as_os_str()][..],
+            &tls,
+            &with_ingest,
+        ]
+        .concat(),
+    );
+    assert_eq!(assert_success(&out), "0\n");
+    // A read with the token from the environment.
+    let out = Command::new(env!("CARGO_BIN_EXE_vellum"))
+        .args([
+            "checkpoint",
+            "--vkey",
+            &server.vkey,
+            "--server",
+            &server.url,
+        ])
+        .args(tls)
+        .env("VELLUM_TOKEN", std::fs::read_to_string(&monitor).unwrap())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    // (Its size may still be 0: a durable append returns before the
+    // checkpoint that covers it is published.)
+    assert!(
+        assert_success(&out).starts_with("vellum.localhost/"),
+        "{}",
+        stdout(&out)
+    );
+    // Without --ca the private CA is not trusted.
+    let out = server.run(&[&["checkpoint".as_ref()][..], &with_monitor].concat());
+    assert_fails(&out, 2, &["cannot connect"]);
+    let (status, _) = server.terminate();
+    assert_eq!(status.code(), Some(0));
 }

@@ -73,7 +73,7 @@ pub use error::{ClientError, ProofError};
 pub use evidence::{Evidence, EvidenceError, EvidenceKind, VerifiedEvidence};
 pub use state::TrustedState;
 pub use trust::{Trust, TrustedCheckpoint};
-pub use unverified::{ClientOptions, UnverifiedClient, Wait};
+pub use unverified::{BearerToken, ClientIdentity, ClientOptions, UnverifiedClient, Wait};
 
 /// The gRPC status code in [`ClientError::Status`] (re-exported from tonic
 /// so that callers need not depend on it).

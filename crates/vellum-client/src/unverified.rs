@@ -8,7 +8,10 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use tonic::transport::{Channel, Endpoint};
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use vellum_merkle::{Hash, leaf_hash};
 use vellum_proto::v1 as pb;
 use vellum_proto::v1::log_client::LogClient;
@@ -48,6 +51,79 @@ pub struct ClientOptions {
     pub request_timeout: Duration,
     /// Largest answer accepted, in bytes.
     pub max_response_bytes: usize,
+    /// PEM certificates of the CA(s) that `https://` servers must chain to;
+    /// `None`: the public web PKI roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// The bearer token sent with every call (see the server's access
+    /// control). It is sent only over `https://` or to a loopback address.
+    pub token: Option<BearerToken>,
+    /// A client certificate and its key, PEM, for `https://` servers that
+    /// authenticate clients by certificate (mTLS).
+    pub client_identity: Option<ClientIdentity>,
+}
+
+/// A client certificate and its private key, PEM; its `Debug` does not
+/// show the key.
+#[derive(Clone)]
+pub struct ClientIdentity {
+    cert_pem: Vec<u8>,
+    key_pem: Vec<u8>,
+}
+
+impl ClientIdentity {
+    /// A certificate (chain) and its key, both PEM.
+    pub fn from_pem(cert_pem: Vec<u8>, key_pem: Vec<u8>) -> ClientIdentity {
+        ClientIdentity { cert_pem, key_pem }
+    }
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientIdentity(..)")
+    }
+}
+
+/// A bearer token; its `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BearerToken(String);
+
+impl BearerToken {
+    /// Wraps `token` (surrounding whitespace removed, e.g. a file's final
+    /// newline).
+    ///
+    /// # Errors
+    ///
+    /// A message when the token is empty or not visible ASCII (it must fit
+    /// an HTTP header).
+    pub fn new(token: &str) -> Result<BearerToken, String> {
+        let t = token.trim();
+        if t.is_empty() {
+            return Err("the token is empty".into());
+        }
+        if !t.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("a token must be visible ASCII without spaces".into());
+        }
+        Ok(BearerToken(t.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(..)")
+    }
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone, Debug)]
+pub struct Bearer(Option<AsciiMetadataValue>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
 }
 
 impl Default for ClientOptions {
@@ -57,6 +133,9 @@ impl Default for ClientOptions {
             request_timeout: Duration::from_secs(60),
             // A page of entries can be large; the server's own limit is 8 MiB.
             max_response_bytes: 64 << 20,
+            ca_pem: None,
+            token: None,
+            client_identity: None,
         }
     }
 }
@@ -65,7 +144,7 @@ impl Default for ClientOptions {
 #[derive(Clone, Debug)]
 pub struct UnverifiedClient {
     url: String,
-    rpc: LogClient<Channel>,
+    rpc: LogClient<InterceptedService<Channel, Bearer>>,
 }
 
 /// One entry's result in an [`RawAppend`].
@@ -139,22 +218,53 @@ impl UnverifiedClient {
             url: url.to_owned(),
             reason,
         };
-        if url.starts_with("https://") {
-            // The server has no TLS yet (DESIGN.md: loopback only without it).
-            return Err(invalid(
-                "https is not supported by this build; use http://".into(),
-            ));
-        }
-        if !url.starts_with("http://") {
+        let https = url.starts_with("https://");
+        if !https && !url.starts_with("http://") {
             return Err(invalid(format!(
-                "expected http://HOST:PORT, e.g. http://{url}"
+                "expected http://HOST:PORT or https://HOST:PORT, e.g. http://{url}"
             )));
         }
-        let endpoint = Endpoint::from_shared(url.to_owned())
+        let mut endpoint = Endpoint::from_shared(url.to_owned())
             .map_err(|e| invalid(describe(&e)))?
             .connect_timeout(options.connect_timeout)
             .timeout(options.request_timeout)
             .tcp_nodelay(true);
+        if https {
+            let mut tls = match &options.ca_pem {
+                Some(pem) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)),
+                None => ClientTlsConfig::new().with_webpki_roots(),
+            };
+            if let Some(id) = &options.client_identity {
+                tls = tls.identity(Identity::from_pem(&id.cert_pem, &id.key_pem));
+            }
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| invalid(describe(&e)))?;
+        } else if options.ca_pem.is_some() || options.client_identity.is_some() {
+            return Err(invalid(
+                "a CA or client certificate was given for a plain http:// URL; use https://".into(),
+            ));
+        }
+        let bearer = match &options.token {
+            None => Bearer(None),
+            Some(t) => {
+                let host = endpoint.uri().host().unwrap_or_default();
+                let loopback = host == "localhost"
+                    || host
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback());
+                if !https && !loopback {
+                    return Err(invalid(format!(
+                        "refusing to send a bearer token in clear text to {host}; use https://"
+                    )));
+                }
+                let value: AsciiMetadataValue = MetadataValue::try_from(format!("Bearer {}", t.0))
+                    .map_err(|_| invalid("the token cannot be sent in a header".into()))?;
+                Bearer(Some(value))
+            }
+        };
         let channel = endpoint
             .connect()
             .await
@@ -162,7 +272,8 @@ impl UnverifiedClient {
                 url: url.to_owned(),
                 reason: describe(&e),
             })?;
-        let rpc = LogClient::new(channel).max_decoding_message_size(options.max_response_bytes);
+        let rpc = LogClient::with_interceptor(channel, bearer)
+            .max_decoding_message_size(options.max_response_bytes);
         Ok(UnverifiedClient {
             url: url.to_owned(),
             rpc,

@@ -3,6 +3,9 @@
 //! * [`grpc`]: the `vellum.v1.Log` service, health and reflection.
 //! * [`status`]: the one place where log errors become gRPC statuses.
 //! * [`limits`]: every network limit, explicit.
+//! * [`net`]: accepted connections: the connection limit, TLS, idle timeout.
+//! * [`tls`]: the rustls server configuration from PEM files.
+//! * [`access`]: bearer tokens, roles, and the checks on both listeners.
 //! * [`embedded`]: the one-folder deployment (store, signer journal, key).
 //! * [`witness`]: the log's witnesses, reached over tlog-witness HTTP.
 //! * [`http`]: the C2SP tlog-tiles read API (checkpoint, tiles, bundles).
@@ -12,16 +15,21 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod embedded;
 pub mod export;
 pub mod grpc;
 pub mod http;
 pub mod limits;
+pub mod net;
 pub mod run;
 pub mod status;
+pub mod tls;
 pub mod witness;
 
+pub use access::{AccessPolicy, Role};
 pub use export::ExportOptions;
 pub use grpc::signer::SignerAddr;
 pub use limits::Limits;
-pub use run::{Running, ServeError, ServeOptions, Tuning, start};
+pub use run::{Running, ServeError, ServeOptions, ServerStats, Tuning, start};
+pub use tls::TlsFiles;

@@ -12,12 +12,15 @@ use vellum_log::{Log, LogConfig, LogState};
 use vellum_note::{Policy, VerifierKey};
 use vellum_store_rocksdb::StoreOptions;
 
+use crate::access::{Access, AccessPolicy, AccessStats};
 use crate::embedded::{self, DeployError, Layout};
 use crate::export::{ExportOptions, run_continuous};
 use crate::grpc::signer::{RemoteSigner, SignerAddr};
 use crate::grpc::{self, GrpcError};
 use crate::http::{self, HttpConfig, TileSource};
 use crate::limits::Limits;
+use crate::net::{self, ConnStats};
+use crate::tls::{self, TlsError, TlsFiles};
 use crate::witness::witnessing_from_policy;
 
 /// Log settings that a deployment may override; `None` keeps the default.
@@ -80,6 +83,13 @@ pub struct ServeOptions {
     /// Listen beyond loopback without TLS and authentication. Loudly logged;
     /// never for production.
     pub insecure_remote: bool,
+    /// TLS for both listeners; `None`: plaintext (loopback only, unless
+    /// [`ServeOptions::insecure_remote`]).
+    pub tls: Option<TlsFiles>,
+    /// Bearer tokens and their roles (see [`crate::access`]); `None`: every
+    /// call is allowed (loopback only, unless
+    /// [`ServeOptions::insecure_remote`]).
+    pub access: Option<Arc<AccessPolicy>>,
     /// A signer in another process; `None` signs in-process with the key.
     pub signer: Option<SignerAddr>,
     /// The log's verifier key, required to pin a remote signer's key (else it
@@ -111,6 +121,8 @@ impl ServeOptions {
             limits: Limits::default(),
             store: StoreOptions::default(),
             insecure_remote: false,
+            tls: None,
+            access: None,
             signer: None,
             vkey: None,
             witness_policy: None,
@@ -152,6 +164,20 @@ pub enum ServeError {
     /// The remote signer or the witness policy cannot be used.
     #[error("{0}")]
     Config(String),
+    /// The TLS certificate or key cannot be used.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+}
+
+/// Counters of a running server's listeners.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    /// Connections of the gRPC listener.
+    pub grpc: Arc<ConnStats>,
+    /// Connections of the HTTP listener.
+    pub http: Arc<ConnStats>,
+    /// Calls refused by the access check (both listeners).
+    pub access: Arc<AccessStats>,
 }
 
 /// A running server.
@@ -169,44 +195,62 @@ pub struct Running {
     pub new_key: bool,
     /// The log itself.
     pub log: Log,
+    /// Connection and denial counters.
+    pub stats: Arc<ServerStats>,
     stop: Option<oneshot::Sender<()>>,
     grpc: JoinHandle<Result<(), GrpcError>>,
     http: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
     export: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
-/// Checks that `opts` is safe to run; see [`ServeOptions::insecure_remote`].
+/// Checks that `opts` is safe to run: a listener beyond loopback needs TLS
+/// and authentication, unless [`ServeOptions::insecure_remote`] is set
+/// (then a warning is logged for each missing piece).
 ///
 /// # Errors
 ///
-/// [`ServeError::Unsafe`] naming the problem and the way out.
+/// [`ServeError::Unsafe`] naming the listener, what is missing and the
+/// flags that add it.
 pub fn check_safety(opts: &ServeOptions) -> Result<(), ServeError> {
-    // The HTTP API is read-only, but an audit log's entries are not public
-    // by default: the same rule as gRPC.
-    if let Some(addr) = opts.http
-        && !addr.ip().is_loopback()
-        && !opts.insecure_remote
-    {
+    let mut missing = Vec::new();
+    if opts.tls.is_none() {
+        missing.push("TLS (--tls-cert FILE --tls-key FILE)");
+    }
+    if opts.access.is_none() {
+        missing.push("authentication (--auth TOKENFILE)");
+    }
+    let remote: Vec<(&str, SocketAddr)> = [("gRPC", Some(opts.listen)), ("tiles", opts.http)]
+        .into_iter()
+        .filter_map(|(what, a)| a.map(|a| (what, a)))
+        .filter(|(_, a)| !a.ip().is_loopback())
+        .collect();
+    if remote.is_empty() || missing.is_empty() {
+        return Ok(());
+    }
+    let listeners = remote
+        .iter()
+        .map(|(what, a)| format!("{what} on {a}"))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let missing = missing.join(" and ");
+    let risk = if remote.iter().any(|(what, _)| *what == "gRPC") {
+        "append and read every entry"
+    } else {
+        "read every entry"
+    };
+    if !opts.insecure_remote {
         return Err(ServeError::Unsafe(format!(
-            "refusing to serve tiles on {addr} without TLS and authentication: anyone who can \
-             reach it could read every entry. Listen on 127.0.0.1, or pass --insecure-remote \
-             to accept the risk (never in production)"
+            "refusing to serve {listeners} without {missing}: anyone who can reach it could \
+             {risk}, or read tokens off the network. Add {missing}, listen on 127.0.0.1, or \
+             pass --insecure-remote to accept the risk (never in production)"
         )));
     }
-    if !opts.listen.ip().is_loopback() {
-        if !opts.insecure_remote {
-            return Err(ServeError::Unsafe(format!(
-                "refusing to listen on {} without TLS and authentication: anyone who can reach \
-                 it could append. Listen on 127.0.0.1, or pass --insecure-remote to accept the \
-                 risk (never in production)",
-                opts.listen
-            )));
-        }
-        tracing::warn!(
-            listen = %opts.listen,
-            "INSECURE: listening beyond loopback without TLS or authentication (--insecure-remote)"
-        );
-    }
+    tracing::warn!(
+        listeners,
+        missing,
+        "INSECURE (--insecure-remote): serving beyond loopback without {missing}; anyone on the \
+         network can read, and without authentication append. Never in production."
+    );
     Ok(())
 }
 
@@ -217,6 +261,20 @@ pub fn check_safety(opts: &ServeOptions) -> Result<(), ServeError> {
 /// [`ServeError`].
 pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
     check_safety(&opts)?;
+    // TLS files are read before anything is opened: a bad key changes
+    // nothing.
+    let (grpc_tls, http_tls) = match &opts.tls {
+        None => (None, None),
+        Some(files) => (
+            Some(tls::server_config(files, &[b"h2"])?),
+            Some(tls::server_config(files, &[b"h2", b"http/1.1"])?),
+        ),
+    };
+    let stats = Arc::new(ServerStats::default());
+    let access = opts
+        .access
+        .clone()
+        .map(|p| Access::new(p, stats.access.clone()));
     let layout = Layout {
         data: opts.data.clone(),
     };
@@ -302,10 +360,12 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
     };
     let origin = vkey.name().to_owned();
     let (stop, stopped) = oneshot::channel::<()>();
-    let grpc = tokio::spawn(grpc::serve(
-        listener,
+    let conns = net::accept(listener, &opts.limits, grpc_tls, stats.grpc.clone());
+    let grpc = tokio::spawn(grpc::serve_conns(
+        conns,
         log.clone(),
         opts.limits.clone(),
+        access.clone(),
         async {
             let _ = stopped.await;
         },
@@ -313,14 +373,19 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
     let http_addr = http_listener.as_ref().map(|(_, a)| *a);
     let http = http_listener.map(|(l, _)| {
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(http::serve(
-            l,
+        let conns = net::accept(l, &opts.limits, http_tls, stats.http.clone());
+        let app = http::router_with_access(
             TileSource::from_log(&log),
             opts.http_config.clone(),
-            async {
+            access.clone(),
+        );
+        let limits = opts.limits.clone();
+        let task = tokio::spawn(async move {
+            http::serve_conns(conns, app, &limits, async {
                 let _ = stopped.await;
-            },
-        ));
+            })
+            .await
+        });
         (stop, task)
     });
     let export = opts.export.clone().map(|e| {
@@ -337,6 +402,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         http_addr,
         new_key,
         log,
+        stats,
         stop: Some(stop),
         grpc,
         http,

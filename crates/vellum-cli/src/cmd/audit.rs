@@ -71,6 +71,16 @@ pub struct Args {
     /// Entry bundles (with their tiles) fetched at once.
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     parallel: u16,
+
+    /// PEM certificate of the CA that an https:// server's certificate must
+    /// chain to (a private CA); default: the public web PKI roots.
+    #[arg(long, value_name = "FILE", help_heading = "TLS and access")]
+    ca: Option<PathBuf>,
+
+    /// A file holding the bearer token (role audit) to send; without it,
+    /// the VELLUM_TOKEN environment variable, if set.
+    #[arg(long, value_name = "FILE", help_heading = "TLS and access")]
+    token_file: Option<PathBuf>,
 }
 
 /// Runs `vellum audit`.
@@ -81,6 +91,17 @@ pub fn run(args: Args) -> CmdResult {
     opts.state = args.state.clone();
     opts.parallel = usize::from(args.parallel);
     opts.progress = !args.quiet;
+    if let Some(ca) = &args.ca {
+        opts.ca_pem =
+            Some(std::fs::read(ca).with_context(|| format!("cannot read --ca {}", ca.display()))?);
+    }
+    opts.token = match &args.token_file {
+        Some(f) => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read --token-file {}", f.display()))?,
+        ),
+        None => std::env::var(crate::remote::TOKEN_ENV).ok(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("vellum-audit")

@@ -18,6 +18,7 @@ pub mod keygen;
 pub mod prove;
 pub mod serve;
 pub mod signer;
+pub mod token;
 pub mod verify;
 pub mod watch;
 pub mod witness;

@@ -33,8 +33,9 @@ Exit status:
         first start unless --key names one) and the public key (<data>/log.vkey). \
         Back up the whole folder; restoring an old copy is detected by clients \
         that keep a trusted checkpoint and by witnesses.\n\n\
-        Without TLS and authentication the log listens on loopback only; \
-        --insecure-remote lifts that (never in production).\n\n\
+        Without TLS (--tls-cert, --tls-key) and authentication (--auth) the \
+        log listens on loopback only; --insecure-remote lifts that (never in \
+        production).\n\n\
         A banner on stderr gives the origin, the vkey, the bound gRPC address \
         and the data folder. Logs go to stderr; set VELLUM_LOG to a tracing \
         filter (e.g. debug, or vellum_log=debug,info) to change what is shown; \
@@ -155,6 +156,75 @@ pub struct Args {
     /// Requests of one AppendStream processed at once.
     #[arg(long, value_name = "N", help_heading = "Limits")]
     stream_max_in_flight: Option<usize>,
+
+    // --- TLS and access (crate::cmd::serve::TlsAccess) ---
+    #[command(flatten)]
+    tls_access: TlsAccess,
+}
+
+/// TLS and access control flags, kept together.
+#[derive(Debug, clap::Args)]
+struct TlsAccess {
+    /// PEM certificate chain (server certificate first): serve gRPC and
+    /// HTTP over TLS. Needs --tls-key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        help_heading = "TLS and access"
+    )]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert; mode 0600 (refused if group or others
+    /// may read it).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        help_heading = "TLS and access"
+    )]
+    tls_key: Option<PathBuf>,
+
+    /// Token file: one line per token, `<role>[,<role>...] <sha256-hex of
+    /// the token> <name>`; roles append, read, audit (read + tiles HTTP),
+    /// admin (all). Every call then needs `Authorization: Bearer <token>`
+    /// (gRPC health checks excepted). See `vellum token`.
+    #[arg(long, value_name = "FILE", help_heading = "TLS and access")]
+    auth: Option<PathBuf>,
+
+    /// PEM certificate(s) of the CA that client certificates must chain to
+    /// (mTLS). Clients without a certificate may still use tokens; a
+    /// certificate gets roles from a `cert-sha256:<hex>` line of --auth.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        help_heading = "TLS and access"
+    )]
+    tls_client_ca: Option<PathBuf>,
+
+    /// Close a connection with no traffic either way for this long.
+    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "TLS and access")]
+    idle_timeout: Option<Duration>,
+}
+
+impl TlsAccess {
+    fn apply(&self, o: &mut ServeOptions) -> anyhow::Result<()> {
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            o.tls = Some(vellum_server::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: self.tls_client_ca.clone(),
+            });
+        }
+        if let Some(path) = &self.auth {
+            let policy = vellum_server::AccessPolicy::load(path)
+                .with_context(|| format!("--auth {}", path.display()))?;
+            o.access = Some(std::sync::Arc::new(policy));
+        }
+        set(&mut o.limits.idle_timeout, self.idle_timeout);
+        Ok(())
+    }
 }
 
 impl Args {
@@ -195,6 +265,7 @@ impl Args {
         set(&mut l.request_timeout, self.request_timeout);
         set(&mut l.stream_idle_timeout, self.stream_idle_timeout);
         set(&mut l.stream_max_in_flight, self.stream_max_in_flight);
+        self.tls_access.apply(&mut o)?;
         Ok(o)
     }
 }
@@ -257,9 +328,13 @@ fn banner(running: &Running, opts: &ServeOptions) {
         running.vkey,
         data.join("log.vkey").display()
     );
-    eprintln!("  gRPC:  http://{}", running.grpc_addr);
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    eprintln!("  gRPC:  {scheme}://{}", running.grpc_addr);
     if let Some(http) = running.http_addr {
-        eprintln!("  tiles: http://{http}/ (checkpoint, tile/...)");
+        eprintln!("  tiles: {scheme}://{http}/ (checkpoint, tile/...)");
+    }
+    if let Some(access) = &opts.access {
+        eprintln!("  auth:  {} bearer token(s)", access.len());
     }
     if let Some(export) = &opts.export {
         eprintln!("  export: {}", export.out.display());

@@ -6,13 +6,19 @@ pub mod signer;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Server;
 use vellum_log::{Log, LogState};
 use vellum_proto::v1::log_server::LogServer;
 
+use crate::access::{Access, GrpcAccessLayer};
 use crate::limits::Limits;
+use crate::net::{self, ConnStats};
 pub use log::LogService;
 
 /// Why the gRPC listener could not start or stopped.
@@ -41,6 +47,24 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GrpcError> {
+    let conns = net::accept(listener, &limits, None, Arc::new(ConnStats::default()));
+    serve_conns(conns, log, limits, None, shutdown).await
+}
+
+/// Serves `log` on connections accepted by [`net::accept`] (which holds the
+/// connection limit, TLS and the idle timeout), checking every call with
+/// `access` when given.
+///
+/// # Errors
+///
+/// [`GrpcError`] when the server cannot start or its transport fails.
+pub async fn serve_conns(
+    conns: mpsc::Receiver<net::Conn>,
+    log: Log,
+    limits: Limits,
+    access: Option<Access>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GrpcError> {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<LogServer<LogService>>().await;
     let mut state = log.state();
@@ -55,23 +79,26 @@ pub async fn serve(
     let service = LogServer::new(LogService::new(log, limits.clone()))
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
+    let incoming = ReceiverStream::new(conns).map(Ok::<_, std::io::Error>);
     let result = Server::builder()
+        // Every call, streams included, must produce its response headers
+        // within this (a client's shorter grpc-timeout wins).
+        .timeout(limits.request_timeout)
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
+        .layer(GrpcAccessLayer::new(access))
         .add_service(health)
         .add_service(reflection)
         .add_service(service)
-        .serve_with_incoming_shutdown(incoming(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     watcher.abort();
     result.map_err(GrpcError::from)
 }
 
-/// Accepted connections with `TCP_NODELAY` set. tonic applies
-/// `Server::tcp_nodelay` only to listeners it binds itself, not to a stream
-/// of sockets handed in; without it a response written in two pieces waits
-/// for the client's delayed ACK (about 40 ms on Linux).
+/// Accepted connections with `TCP_NODELAY` set (see [`crate::net`]), for
+/// the signer's listener.
 fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
     tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }

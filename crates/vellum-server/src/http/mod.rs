@@ -57,13 +57,21 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use axum::serve::ListenerExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+use tower::ServiceExt;
 use vellum_log::{Log, Published};
 use vellum_store::LogStore;
 
 pub use read::read_tile;
+
+use crate::access::Access;
+use crate::limits::Limits;
+use crate::net::{self, ConnStats};
 
 use cache::TileCache;
 
@@ -172,7 +180,8 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Serves the tlog-tiles API on `listener` until `shutdown` completes; open
-/// connections finish their requests.
+/// connections finish their requests. Plain HTTP, no access check, default
+/// [`Limits`].
 ///
 /// # Errors
 ///
@@ -183,13 +192,94 @@ pub async fn serve(
     config: HttpConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Tile responses are small and latency-bound: no Nagle delay.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, router(source, config))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = Limits::default();
+    let conns = net::accept(listener, &limits, None, Arc::new(ConnStats::default()));
+    serve_conns(conns, router(source, config), &limits, shutdown).await
 }
+
+/// The tlog-tiles routes for `source`, each request checked by `access`
+/// when given (see [`crate::access`]).
+pub fn router_with_access(
+    source: TileSource,
+    config: HttpConfig,
+    access: Option<Access>,
+) -> Router {
+    let r = router(source, config);
+    match access {
+        None => r,
+        Some(a) => r.layer(axum::middleware::from_fn_with_state(
+            a,
+            crate::access::http_middleware,
+        )),
+    }
+}
+
+/// Serves `app` on connections accepted by [`net::accept`] (connection
+/// limit, TLS, idle timeout) until `shutdown` completes; then open
+/// connections get [`GRACE`] to finish their requests.
+///
+/// HTTP/1 request headers must arrive within
+/// [`Limits::http_header_timeout`], so that a client trickling a header
+/// byte by byte cannot hold a connection (the idle timeout alone would not
+/// catch it).
+///
+/// # Errors
+///
+/// None today; the result is for symmetry with the gRPC listener.
+pub async fn serve_conns(
+    mut conns: mpsc::Receiver<net::Conn>,
+    app: Router,
+    limits: &Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.http_header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .keep_alive_interval(std::time::Duration::from_secs(30))
+        .keep_alive_timeout(std::time::Duration::from_secs(10));
+    let builder = Arc::new(builder);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let conn = tokio::select! {
+            _ = &mut shutdown => break,
+            c = conns.recv() => match c {
+                Some(c) => c,
+                None => break,
+            },
+        };
+        let info = conn.info().clone();
+        let app = app.clone();
+        let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+            // The access check logs the peer's address.
+            req.extensions_mut().insert(info.clone());
+            app.clone().oneshot(req)
+        });
+        let served = builder
+            .serve_connection_with_upgrades(TokioIo::new(conn), svc)
+            .into_owned();
+        let watched = graceful.watch(served);
+        tokio::spawn(async move {
+            if let Err(e) = watched.await {
+                tracing::debug!(error = %e, "HTTP connection ended with an error");
+            }
+        });
+    }
+    drop(conns);
+    if tokio::time::timeout(GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("HTTP connections still open after {GRACE:?}; closing them");
+    }
+    Ok(())
+}
+
+/// How long open HTTP connections may finish their requests at shutdown.
+pub const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
