@@ -22,6 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_server(true)
         .bytes(".")
+        // Malformed requests are INVALID_ARGUMENT, not INTERNAL (src/codec.rs).
+        .codec_path("crate::codec::VellumCodec")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -47,6 +47,9 @@ pub enum Command {
     Restart(RestartArgs),
     /// Bytes on disk of an existing data folder, after a flush and compaction.
     Size(SizeArgs),
+    /// Offered load at a multiple of the measured capacity: shed rate,
+    /// latency of accepted appends, time to a refusal, peak RSS, recovery.
+    Overload(OverloadArgs),
 }
 
 /// How appends are sent.
@@ -278,6 +281,47 @@ pub struct FillArgs {
     /// Print progress to stderr every N entries (0: never).
     #[arg(long, value_name = "N", default_value = "1M", value_parser = count_u64)]
     pub progress_every: u64,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// `vellum-bench overload`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct OverloadArgs {
+    /// Offered load in the overload phase, as a multiple of the capacity
+    /// measured first.
+    #[arg(long, default_value_t = 5.0)]
+    pub factor: f64,
+
+    /// Closed-loop callers of the capacity phase.
+    #[arg(long, default_value_t = 256)]
+    pub callers: usize,
+
+    /// Calls outstanding at most in the open-loop phases; past it a
+    /// scheduled call is counted unsent.
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    pub max_in_flight: usize,
+
+    /// TCP connections the calls share.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub connections: usize,
+
+    /// Measured length of each phase (each has a 1 s warm-up before).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    pub phase: Duration,
+
+    /// Bytes per entry (one entry per call).
+    #[arg(long, value_name = "B", default_value = "256", value_parser = count_usize)]
+    pub entry_size: usize,
+
+    /// Entry contents.
+    #[arg(long, value_enum, default_value = "text")]
+    pub payload: Payload,
+
+    /// With --server: the server's process id, to read its peak RSS.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
 
     #[command(flatten)]
     pub server: ServerArgs,

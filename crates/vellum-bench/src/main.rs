@@ -9,7 +9,9 @@
 //!   ([`append`]), with raw RocksDB and bare gRPC baselines ([`baseline`]);
 //! * `proofs`: inclusion proofs served per second ([`proofs`]);
 //! * `fill`, `restart`, `size`: a large log ([`fill`]), its restart time
-//!   and its bytes on disk ([`reopen`]).
+//!   and its bytes on disk ([`reopen`]);
+//! * `overload`: shed rate, latency and peak RSS at 5x the measured
+//!   capacity, and the recovery after ([`overload`]).
 //!
 //! The server under test is embedded by default ([`target`]); the machine
 //! and its load are always reported ([`machine`]).
@@ -22,6 +24,7 @@ mod cli;
 mod entries;
 mod fill;
 mod machine;
+mod overload;
 mod proofs;
 mod reopen;
 mod report;
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Fill(a) => fill::run(a, &mut out, &mut machine),
         Command::Restart(a) => reopen::run_restart(a, &mut out),
         Command::Size(a) => reopen::run_size(a, &mut out),
+        Command::Overload(a) => overload::run(a, &mut out, &mut machine),
     };
     machine.finish();
     match result {

@@ -145,11 +145,15 @@ impl Tile {
     /// tile can be served for that tree.
     pub fn is_available_in(&self, size: TreeSize) -> bool {
         let end = self.first_node_index() + u64::from(self.width);
-        // end << level cannot overflow: the last node is valid, so end << level <= 2^63.
-        (end << self.node_level()) <= size.get()
+        // `end << level <= size`, said without the shift left: the full
+        // version of a level-7 partial tile (see `full`) reaches 2^64 leaves,
+        // and `end << level` would lose its high bit and read as 0.
+        end <= size.get() >> self.node_level()
     }
 
-    /// The same tile at full width.
+    /// The same tile at full width. At level 7 a full tile would cover 2^64
+    /// leaves, more than any tree holds: such a tile is never available
+    /// (`is_available_in` is false for every size).
     pub fn full(&self) -> Tile {
         Tile {
             width: TILE_WIDTH as u16,
@@ -528,6 +532,24 @@ mod tests {
         assert!(t(TileKind::Hashes(1), 0, 1).is_available_in(s256));
         assert!(!t(TileKind::Hashes(1), 0, 2).is_available_in(s256));
         assert!(!t(TileKind::Hashes(0), 1, 1).is_available_in(s256));
+    }
+
+    /// Found by the `tile_path` fuzz target: the full version of a level-7
+    /// partial tile covers 2^64 leaves, and computing its end by shifting
+    /// left wrapped to 0, so it read as available in every tree.
+    #[test]
+    fn the_full_tile_of_level_7_is_never_available() {
+        let max = TreeSize::new(crate::MAX_TREE_SIZE).unwrap();
+        let partial = Tile::partial_for_size(TileKind::Hashes(7), max).unwrap();
+        assert_eq!(partial, t(TileKind::Hashes(7), 0, 128));
+        assert!(partial.is_available_in(max));
+        assert!(!partial.full().is_available_in(max));
+        let small = TreeSize::new(1 << 56).unwrap();
+        let one = Tile::partial_for_size(TileKind::Hashes(7), small).unwrap();
+        assert_eq!(one.width(), 1);
+        assert!(one.is_available_in(small));
+        assert!(!t(TileKind::Hashes(7), 0, 2).is_available_in(small));
+        assert!(!one.full().is_available_in(small));
     }
 
     #[test]

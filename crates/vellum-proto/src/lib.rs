@@ -5,6 +5,8 @@
 
 #![allow(missing_docs, clippy::all)]
 
+pub mod codec;
+
 /// Package `vellum.v1`.
 pub mod v1 {
     tonic::include_proto!("vellum.v1");
