@@ -450,13 +450,13 @@ impl Running {
             let _ = stop.send(());
         }
         let http = match self.http.take() {
-            Some((stop, task)) => {
+            Some((stop, mut task)) => {
                 let _ = stop.send(());
-                Some(task.await)
+                Some(drain("HTTP", &mut task).await)
             }
             None => None,
         };
-        let grpc = (&mut self.grpc).await;
+        let grpc = drain("gRPC", &mut self.grpc).await;
         self.log.shutdown().await;
         // After the log's final checkpoint, so that the folder ends with it.
         if let Some((stop, task)) = self.export.take() {
@@ -465,6 +465,7 @@ impl Running {
         }
         match grpc {
             Ok(r) => r.map_err(ServeError::from)?,
+            Err(e) if e.is_cancelled() => {}
             Err(e) => {
                 return Err(ServeError::Grpc(GrpcError::Io(std::io::Error::other(
                     e.to_string(),
@@ -473,8 +474,33 @@ impl Running {
         }
         match http {
             Some(Ok(Err(e))) => Err(ServeError::Http(e)),
-            Some(Err(e)) => Err(ServeError::Http(std::io::Error::other(e.to_string()))),
+            Some(Err(e)) if !e.is_cancelled() => {
+                Err(ServeError::Http(std::io::Error::other(e.to_string())))
+            }
             _ => Ok(()),
+        }
+    }
+}
+
+/// How long a stopping listener waits for its open connections to finish
+/// their calls. Idle clients that keep a connection open would otherwise
+/// hold the shutdown: tonic's graceful shutdown waits for every connection
+/// to close. Acknowledged entries are durable before their answer, so
+/// closing a connection loses none.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Waits for a listener's task up to [`DRAIN_TIMEOUT`], then aborts it
+/// (closing the connections still open).
+async fn drain<T>(what: &str, task: &mut JoinHandle<T>) -> Result<T, tokio::task::JoinError> {
+    match tokio::time::timeout(DRAIN_TIMEOUT, &mut *task).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::warn!(
+                listener = what,
+                "connections still open after {DRAIN_TIMEOUT:?}: closing them"
+            );
+            task.abort();
+            task.await
         }
     }
 }
