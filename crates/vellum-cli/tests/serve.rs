@@ -403,6 +403,27 @@ fn watch(server: &Server, vkey: &str, state: &Path) -> Output {
     ])
 }
 
+/// Appends one entry per line of `lines` and waits for a signed checkpoint
+/// covering them (proofs to `proofs`).
+fn append_lines(server: &Server, vkey: &str, proofs: &Path, lines: &[u8]) {
+    let out = vellum_stdin(
+        [
+            "append",
+            "--server",
+            &server.url,
+            "--wait",
+            "checkpoint",
+            "--vkey",
+            vkey,
+            "--proof-dir",
+            proofs.to_str().unwrap(),
+            "-",
+        ],
+        lines,
+    );
+    assert_success(&out);
+}
+
 #[test]
 fn watch_follows_the_log_and_catches_a_fork_and_a_rollback() {
     let dir = TempDir::new().unwrap();
@@ -420,22 +441,7 @@ fn watch_follows_the_log_and_catches_a_fork_and_a_rollback() {
 
     // The honest log: first use, then a verified step.
     let honest = Server::start_with(&dir.path().join("honest"), &key_flag);
-    let out = vellum_stdin(
-        [
-            "append",
-            "--server",
-            &honest.url,
-            "--wait",
-            "checkpoint",
-            "--vkey",
-            &vkey,
-            "--proof-dir",
-        ]
-        .into_iter()
-        .chain([dir.path().join("p1").to_str().unwrap(), "-"]),
-        b"a\nb\n",
-    );
-    assert_success(&out);
+    append_lines(&honest, &vkey, &dir.path().join("p1"), b"a\nb\n");
     let out = watch(&honest, &vkey, &state);
     assert!(
         assert_success(&out).starts_with("trusted size 2 root "),
@@ -443,22 +449,7 @@ fn watch_follows_the_log_and_catches_a_fork_and_a_rollback() {
         stdout(&out)
     );
     let trusted_2 = std::fs::read(&state).unwrap();
-    let out = vellum_stdin(
-        [
-            "append",
-            "--server",
-            &honest.url,
-            "--wait",
-            "checkpoint",
-            "--vkey",
-            &vkey,
-            "--proof-dir",
-        ]
-        .into_iter()
-        .chain([dir.path().join("p2").to_str().unwrap(), "-"]),
-        b"c\nd\ne\n",
-    );
-    assert_success(&out);
+    append_lines(&honest, &vkey, &dir.path().join("p2"), b"c\nd\ne\n");
     let out = watch(&honest, &vkey, &state);
     assert!(
         assert_success(&out).starts_with("verified size 2 -> 5 root "),
@@ -480,22 +471,7 @@ fn watch_follows_the_log_and_catches_a_fork_and_a_rollback() {
 
     // The same key signs another history of the same size: a fork.
     let forked = Server::start_with(&dir.path().join("forked"), &key_flag);
-    let out = vellum_stdin(
-        [
-            "append",
-            "--server",
-            &forked.url,
-            "--wait",
-            "checkpoint",
-            "--vkey",
-            &vkey,
-            "--proof-dir",
-        ]
-        .into_iter()
-        .chain([dir.path().join("p3").to_str().unwrap(), "-"]),
-        b"a\nb\nc\nd\nX\n",
-    );
-    assert_success(&out);
+    append_lines(&forked, &vkey, &dir.path().join("p3"), b"a\nb\nc\nd\nX\n");
     let out = watch(&forked, &vkey, &state);
     assert_fails(&out, 1, &["evidence saved to"]);
     assert_eq!(std::fs::read(&state).unwrap(), trusted_5, "state unchanged");
@@ -507,22 +483,7 @@ fn watch_follows_the_log_and_catches_a_fork_and_a_rollback() {
 
     // A log behind the trusted state: a rollback; a second evidence file.
     let behind = Server::start_with(&dir.path().join("behind"), &key_flag);
-    let out = vellum_stdin(
-        [
-            "append",
-            "--server",
-            &behind.url,
-            "--wait",
-            "checkpoint",
-            "--vkey",
-            &vkey,
-            "--proof-dir",
-        ]
-        .into_iter()
-        .chain([dir.path().join("p4").to_str().unwrap(), "-"]),
-        b"a\nb\nc\n",
-    );
-    assert_success(&out);
+    append_lines(&behind, &vkey, &dir.path().join("p4"), b"a\nb\nc\n");
     let out = watch(&behind, &vkey, &state);
     assert_fails(&out, 1, &["trusted.evidence.1"]);
     let evidence = std::fs::read_to_string(dir.path().join("trusted.evidence.1")).unwrap();
