@@ -92,21 +92,25 @@ pub fn run(args: Args) -> CmdResult {
         let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
         let service = SignerService::new(LocalSigner::new(signer), vkey.clone());
-        eprintln!("vellum: signer for {}", vkey.name());
-        eprintln!("  vkey:    {vkey}");
-        eprintln!("  listen:  {addr}");
-        eprintln!(
-            "  journal: {} (last signed size: {last})",
-            args.journal.display()
-        );
-        eprintln!("  stop:    Ctrl-C or SIGTERM");
+        // Printed once the address is bound: a log started after the banner
+        // can connect.
+        let banner = || {
+            eprintln!("vellum: signer for {}", vkey.name());
+            eprintln!("  vkey:    {vkey}");
+            eprintln!("  listen:  {addr}");
+            eprintln!(
+                "  journal: {} (last signed size: {last})",
+                args.journal.display()
+            );
+            eprintln!("  stop:    Ctrl-C or SIGTERM");
+        };
         let stop = async move {
             tokio::select! {
                 _ = term.recv() => {},
                 _ = int.recv() => {},
             }
         };
-        vellum_server::grpc::serve_signer(&addr, service, stop)
+        vellum_server::grpc::serve_signer(&addr, service, banner, stop)
             .await
             .with_context(|| format!("signer on {addr}"))?;
         eprintln!("vellum: signer stopped");

@@ -113,9 +113,12 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, std::io::Error> {
     TcpListener::bind(addr).await
 }
 
-/// Serves a signer at `addr` until `shutdown`. A Unix socket is created with
-/// mode 0600 (only this user may ask for signatures); a stale socket file
-/// left by a crashed signer is replaced, a live one is an error.
+/// Serves a signer at `addr` until `shutdown`; `listening` runs once the
+/// address is bound (so a banner printed there means a log can connect). A
+/// Unix socket is created with mode 0600 (only this user may ask for
+/// signatures): it is bound under a temporary name, restricted, then renamed
+/// into place, so there is no moment at which others could connect. A stale
+/// socket file left by a crashed signer is replaced, a live one is an error.
 ///
 /// # Errors
 ///
@@ -123,6 +126,7 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, std::io::Error> {
 pub async fn serve_signer(
     addr: &signer::SignerAddr,
     service: signer::SignerService,
+    listening: impl FnOnce(),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GrpcError> {
     let svc = vellum_proto::v1::signer_server::SignerServer::new(service);
@@ -138,9 +142,15 @@ pub async fn serve_signer(
                 }
                 std::fs::remove_file(path)?;
             }
-            let listener = tokio::net::UnixListener::bind(path)?;
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            let mut staging = path.clone().into_os_string();
+            staging.push(format!(".{}.tmp", std::process::id()));
+            let staging = std::path::PathBuf::from(staging);
+            let _ = std::fs::remove_file(&staging);
+            let listener = tokio::net::UnixListener::bind(&staging)?;
+            std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o600))?;
+            std::fs::rename(&staging, path)?;
+            listening();
             let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
             server
                 .serve_with_incoming_shutdown(incoming, shutdown)
@@ -155,6 +165,7 @@ pub async fn serve_signer(
                 GrpcError::Io(std::io::Error::other(format!("{url}: no host:port")))
             })?;
             let listener = TcpListener::bind(authority.as_str()).await?;
+            listening();
             server
                 .serve_with_incoming_shutdown(incoming(listener), shutdown)
                 .await?;
