@@ -34,10 +34,17 @@ impl Server {
     }
 
     /// As [`Server::start`], with more `serve` arguments.
+    /// Listens on a free loopback port unless `extra` has a `--listen`.
     fn start_with<S: AsRef<OsStr>>(data: &Path, extra: &[S]) -> Server {
+        let own_listen = extra.iter().any(|a| a.as_ref() == "--listen");
+        let default_listen: &[&str] = if own_listen {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_vellum"))
             .args(["serve".as_ref(), "--data".as_ref(), data.as_os_str()])
-            .args(["--listen", "127.0.0.1:0"])
+            .args(default_listen)
             .args(extra)
             .env("VELLUM_LOG", "warn")
             .stdin(Stdio::null())
@@ -633,4 +640,65 @@ fn tokens_and_tls_from_the_command_line() {
     assert_fails(&out, 2, &["cannot connect"]);
     let (status, _) = server.terminate();
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn watch_waits_for_a_log_that_is_not_up_yet() {
+    let dir = TempDir::new().unwrap();
+    let key = dir.path().join("log.key");
+    let out = vellum([
+        "keygen".as_ref(),
+        "--origin".as_ref(),
+        "example.com/late".as_ref(),
+        "--out".as_ref(),
+        key.as_os_str(),
+    ]);
+    let vkey = assert_success(&out).trim().to_owned();
+    // A port that was free a moment ago: nothing listens there yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let state = dir.path().join("trusted");
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_vellum"))
+        .args(["watch", "--interval", "100ms", "--vkey", &vkey])
+        .args(["--server", &format!("http://{listen}")])
+        .arg("--state")
+        .arg(&state)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = mpsc::channel();
+    let stdout_pipe = watcher.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout_pipe).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        watcher.try_wait().unwrap().is_none(),
+        "the watch gave up on a log that is not up yet"
+    );
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &[
+            OsStr::new("--key"),
+            key.as_os_str(),
+            OsStr::new("--listen"),
+            OsStr::new(&listen),
+        ],
+    );
+    append_lines(&server, &vkey, &dir.path().join("p"), b"one\n");
+    let line = lines.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert!(line.starts_with("trusted size "), "{line}");
+    let _ = watcher.kill();
+    let _ = watcher.wait();
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use vellum_client::{Step, TrustedState};
+use vellum_client::{Client, ClientError, StatusCode, Step, TrustedState};
 
 use crate::cmd::serve::duration;
 use crate::exit::{CmdResult, Failure};
@@ -42,7 +42,8 @@ Exit status:
         both signed checkpoints and the proof, is written to --evidence (default \
         <state>.evidence). Anyone holding the log's public key can check it; it \
         proves the log signed two incompatible histories.\n\n\
-        A log that cannot be reached is reported on stderr and tried again at \
+        A log that cannot be reached, or has not signed a checkpoint yet, is \
+        reported on stderr and tried again at \
         the next interval (with --once it is an error).",
     after_help = WATCH_EXIT_HELP,
 )]
@@ -80,7 +81,19 @@ pub fn run(args: Args) -> CmdResult {
     });
     let mut state = TrustedState::open(&args.state, &trust).map_err(remote::failure)?;
     remote::runtime()?.block_on(async {
-        let client = args.remote.connect(trust).await?;
+        let options = args.remote.options()?;
+        // A log that is down at start is waited for, like one that goes
+        // down later (with --once it is an error).
+        let client = loop {
+            match Client::connect_with(&args.remote.server, trust.clone(), &options).await {
+                Ok(c) => break c,
+                Err(e) if !args.once && e.is_retryable() => {
+                    eprintln!("warning: {e} (trying again in {:?})", args.interval);
+                    tokio::time::sleep(args.interval).await;
+                }
+                Err(e) => return Err(remote::failure(e)),
+            }
+        };
         loop {
             match client.update_trusted(&mut state).await {
                 Ok(step) => report(&step, &state)?,
@@ -92,7 +105,7 @@ pub fn run(args: Args) -> CmdResult {
                             saved.display()
                         ))));
                     }
-                    if args.once || !e.is_retryable() {
+                    if args.once || !(e.is_retryable() || not_signed_yet(&e)) {
                         return Err(remote::failure(e));
                     }
                     eprintln!("warning: {e} (trying again in {:?})", args.interval);
@@ -104,6 +117,18 @@ pub fn run(args: Args) -> CmdResult {
             tokio::time::sleep(args.interval).await;
         }
     })
+}
+
+/// A new log answers FAILED_PRECONDITION until it signs its first
+/// checkpoint: a watch waits for it.
+fn not_signed_yet(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Status {
+            code: StatusCode::FailedPrecondition,
+            ..
+        }
+    )
 }
 
 /// One line per verified step on stdout; an unchanged log says nothing.
