@@ -53,16 +53,7 @@ impl Server {
             .spawn()
             .expect("start vellum serve");
         // Drain stderr for the server's whole life: a full pipe would block it.
-        let (tx, lines) = mpsc::channel();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let lines = line_reader(child.stderr.take().unwrap());
         let mut banner = String::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         let (mut url, mut vkey) = (None, None);
@@ -130,6 +121,35 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Reads `pipe` line by line on its own thread, for the whole life of the
+/// process: a full pipe would block it.
+fn line_reader(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    lines
+}
+
+/// `vellum keygen` for `origin` into `dir`/log.key; returns the key file
+/// and the vkey.
+fn keygen(dir: &TempDir, origin: &str) -> (PathBuf, String) {
+    let key = dir.path().join("log.key");
+    let out = vellum([
+        "keygen".as_ref(),
+        "--origin".as_ref(),
+        origin.as_ref(),
+        "--out".as_ref(),
+        key.as_os_str(),
+    ]);
+    (key, assert_success(&out).trim().to_owned())
 }
 
 #[track_caller]
@@ -434,15 +454,7 @@ fn append_lines(server: &Server, vkey: &str, proofs: &Path, lines: &[u8]) {
 #[test]
 fn watch_follows_the_log_and_catches_a_fork_and_a_rollback() {
     let dir = TempDir::new().unwrap();
-    let key = dir.path().join("log.key");
-    let out = vellum([
-        "keygen".as_ref(),
-        "--origin".as_ref(),
-        "example.com/watched".as_ref(),
-        "--out".as_ref(),
-        key.as_os_str(),
-    ]);
-    let vkey = assert_success(&out).trim().to_owned();
+    let (key, vkey) = keygen(&dir, "example.com/watched");
     let state = dir.path().join("trusted");
     let key_flag = [OsStr::new("--key"), key.as_os_str()];
 
@@ -645,15 +657,7 @@ fn tokens_and_tls_from_the_command_line() {
 #[test]
 fn watch_waits_for_a_log_that_is_not_up_yet() {
     let dir = TempDir::new().unwrap();
-    let key = dir.path().join("log.key");
-    let out = vellum([
-        "keygen".as_ref(),
-        "--origin".as_ref(),
-        "example.com/late".as_ref(),
-        "--out".as_ref(),
-        key.as_os_str(),
-    ]);
-    let vkey = assert_success(&out).trim().to_owned();
+    let (key, vkey) = keygen(&dir, "example.com/late");
     // A port that was free a moment ago: nothing listens there yet.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -672,16 +676,7 @@ fn watch_waits_for_a_log_that_is_not_up_yet() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, lines) = mpsc::channel();
-    let stdout_pipe = watcher.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout_pipe).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let lines = line_reader(watcher.stdout.take().unwrap());
     std::thread::sleep(Duration::from_millis(500));
     assert!(
         watcher.try_wait().unwrap().is_none(),
