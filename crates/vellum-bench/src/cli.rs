@@ -110,6 +110,11 @@ pub struct ServerArgs {
     #[arg(long, value_name = "BYTES", value_parser = count_usize, help_heading = "Server tuning")]
     pub queue_max_bytes: Option<usize>,
 
+    /// Tuning: refuse appends that would wait longer than this in the
+    /// queue (0s turns the limit off).
+    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Server tuning")]
+    pub max_queue_delay: Option<Duration>,
+
     /// Tuning: entries in one append call, at most.
     #[arg(long, value_name = "N", value_parser = count_usize, help_heading = "Server tuning")]
     pub max_entries_per_call: Option<usize>,
@@ -311,9 +316,14 @@ pub struct OverloadArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
     pub phase: Duration,
 
-    /// Bytes per entry (one entry per call).
+    /// Bytes per entry.
     #[arg(long, value_name = "B", default_value = "256", value_parser = count_usize)]
     pub entry_size: usize,
+
+    /// Entries per call. Rates are in entries; with more per call, a load
+    /// generator sharing the server's cores can offer 5x in fewer calls.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub batch: usize,
 
     /// Entry contents.
     #[arg(long, value_enum, default_value = "text")]

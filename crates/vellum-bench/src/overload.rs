@@ -1,8 +1,8 @@
 //! `overload`: what a server does when offered more than it can sequence.
 //!
 //! Three phases, each `--phase` long after a 1 s warm-up:
-//! 1. **capacity**: `--callers` closed-loop callers, one durable entry per
-//!    call, as fast as answers come; the accepted entries per second are
+//! 1. **capacity**: `--callers` closed-loop callers, `--batch` durable
+//!    entries per call (default 1), as fast as answers come; the accepted entries per second are
 //!    the machine's sequencing capacity for this configuration;
 //! 2. **overload**: open loop at `--factor` times that capacity (default 5):
 //!    a ticker starts each call at its scheduled time in a task of its own,
@@ -42,13 +42,15 @@ use crate::target::{Target, connect, log_client, runtime};
 struct Phase {
     kind: &'static str,
     phase: &'static str,
-    /// Offered calls (= entries) per second; `None` in closed loop.
+    /// Offered entries per second; `None` in closed loop.
     offered_per_sec: Option<f64>,
+    /// Entries per call.
+    entries_per_call: usize,
     /// Accepted entries per second.
     accepted_per_sec: f64,
     /// Calls sent in the window.
     sent: u64,
-    /// Calls answered RESOURCE_EXHAUSTED.
+    /// Calls answered RESOURCE_EXHAUSTED (each refuses all its entries).
     shed: u64,
     /// shed / sent.
     shed_rate: f64,
@@ -103,6 +105,7 @@ fn proc_status_kib(pid: &str, field: &str) -> Option<u64> {
 pub fn run(args: OverloadArgs, out: &mut Output, _machine: &mut Machine) -> anyhow::Result<bool> {
     ensure!(args.factor > 0.0, "--factor must be positive");
     ensure!(args.callers > 0, "--callers must be at least 1");
+    ensure!(args.batch > 0, "--batch must be at least 1");
     let target = Target::new(&args.server)?;
     let pid = match (&target.embedded, &args.server_pid) {
         (Some(_), _) => Some("self".to_owned()),
@@ -120,6 +123,7 @@ pub fn run(args: OverloadArgs, out: &mut Output, _machine: &mut Machine) -> anyh
         &entries,
         &next,
         args.callers,
+        args.batch,
         args.phase,
     ))?;
     let capacity = cap.accepted_per_sec;
@@ -142,6 +146,7 @@ pub fn run(args: OverloadArgs, out: &mut Output, _machine: &mut Machine) -> anyh
         &entries,
         &next,
         capacity * args.factor,
+        args.batch,
         args.max_in_flight,
         args.phase,
         "overload",
@@ -156,6 +161,7 @@ pub fn run(args: OverloadArgs, out: &mut Output, _machine: &mut Machine) -> anyh
         &entries,
         &next,
         capacity * 0.5,
+        args.batch,
         args.max_in_flight,
         args.phase,
         "recovery",
@@ -202,8 +208,8 @@ pub fn run(args: OverloadArgs, out: &mut Output, _machine: &mut Machine) -> anyh
     }
     out.section(
         &format!(
-            "overload: {} callers, {}-byte entries, {:?} per phase, factor {}",
-            args.callers, args.entry_size, args.phase, args.factor
+            "overload: {} callers, {} entries of {} bytes per call, {:?} per phase, factor {}",
+            args.callers, args.batch, args.entry_size, args.phase, args.factor
         ),
         lines,
     );
@@ -211,21 +217,32 @@ pub fn run(args: OverloadArgs, out: &mut Output, _machine: &mut Machine) -> anyh
     Ok(phases.iter().all(|p| p.other_errors.is_empty()))
 }
 
-fn request(entries: &EntryGen, n: u64) -> pb::AppendRequest {
+/// Call `n` of a run: entries `n * batch ..` (each entry unique).
+fn request(entries: &EntryGen, batch: usize, n: u64) -> pb::AppendRequest {
+    let first = n * batch as u64;
     pb::AppendRequest {
-        entries: vec![entries.entry(n)],
+        entries: (first..first + batch as u64)
+            .map(|i| entries.entry(i))
+            .collect(),
         wait: pb::WaitFor::Durable as i32,
         request_id: n,
     }
 }
 
-fn summarize(phase: &'static str, c: Counts, offered: Option<f64>, secs: f64) -> Phase {
+fn summarize(
+    phase: &'static str,
+    c: Counts,
+    batch: usize,
+    offered: Option<f64>,
+    secs: f64,
+) -> Phase {
     let shed = c.shed.len();
     Phase {
         kind: "overload",
         phase,
         offered_per_sec: offered,
-        accepted_per_sec: c.ok.len() as f64 / secs,
+        entries_per_call: batch,
+        accepted_per_sec: (c.ok.len() * batch as u64) as f64 / secs,
         sent: c.sent,
         shed,
         shed_rate: if c.sent == 0 {
@@ -266,6 +283,7 @@ async fn closed_loop(
     entries: &Arc<EntryGen>,
     next: &Arc<std::sync::atomic::AtomicU64>,
     callers: usize,
+    batch: usize,
     len: Duration,
 ) -> anyhow::Result<Phase> {
     let start = Instant::now() + Duration::from_secs(1);
@@ -282,7 +300,7 @@ async fn closed_loop(
                     return c;
                 }
                 let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let r = call(&ch, request(&entries, n)).await;
+                let r = call(&ch, request(&entries, batch, n)).await;
                 if sent >= start {
                     count(&mut c, r, sent.elapsed());
                 }
@@ -299,7 +317,7 @@ async fn closed_loop(
             *all.other.entry(k).or_default() += v;
         }
     }
-    Ok(summarize("capacity", all, None, len.as_secs_f64()))
+    Ok(summarize("capacity", all, batch, None, len.as_secs_f64()))
 }
 
 /// Calls started on a fixed schedule of `rate` per second, each in its own
@@ -310,6 +328,7 @@ async fn open_loop(
     entries: &Arc<EntryGen>,
     next: &Arc<std::sync::atomic::AtomicU64>,
     rate: f64,
+    batch: usize,
     max_in_flight: usize,
     len: Duration,
     phase: &'static str,
@@ -319,7 +338,8 @@ async fn open_loop(
     let begin = Instant::now();
     let start = begin + Duration::from_secs(1);
     let end = start + len;
-    let interval = Duration::from_secs_f64(1.0 / rate.max(1e-3));
+    // `rate` counts entries; calls carry `batch` each.
+    let interval = Duration::from_secs_f64(batch as f64 / rate.max(1e-3));
     let mut k: u64 = 0;
     loop {
         let due = begin + interval.mul_f64(k as f64);
@@ -337,7 +357,7 @@ async fn open_loop(
         };
         let ch = channels[(k as usize) % channels.len()].clone();
         let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let req = request(entries, n);
+        let req = request(entries, batch, n);
         let counts = counts.clone();
         tokio::spawn(async move {
             let sent = Instant::now();
@@ -355,5 +375,5 @@ async fn open_loop(
         .await
         .context("the in-flight semaphore closed")?;
     let c = std::mem::replace(&mut *counts.lock().await, Counts::new());
-    Ok(summarize(phase, c, Some(rate), len.as_secs_f64()))
+    Ok(summarize(phase, c, batch, Some(rate), len.as_secs_f64()))
 }

@@ -52,6 +52,7 @@ pub fn serve_options(args: &ServerArgs, data: &Path) -> ServeOptions {
     t.pool_max_entries = args.pool_max_entries;
     t.pool_max_delay = args.pool_max_delay;
     t.queue_max_entries = args.queue_max_entries;
+    t.max_queue_delay = args.max_queue_delay;
     t.queue_max_bytes = args.queue_max_bytes;
     t.max_entries_per_call = args.max_entries_per_call;
     if let Some(v) = args.stream_max_in_flight {

@@ -18,6 +18,13 @@ pub struct LogConfig {
     pub queue_max_entries: usize,
     /// Bytes of entries accepted but not yet sequenced, at most.
     pub queue_max_bytes: usize,
+    /// The longest an accepted entry should wait in the queue. Once the log
+    /// has measured how fast it sequences under backlog, an append that
+    /// would queue more than this much work is refused at once with
+    /// `ResourceExhausted`, so that entries it accepts keep their latency
+    /// under overload instead of all of them getting slower. Zero turns
+    /// this off (only the queue lengths above apply).
+    pub max_queue_delay: Duration,
     /// Entries in one append call, at most (a call is sequenced in one round).
     pub max_entries_per_call: usize,
     /// Bytes of one entry, at most (65,535: the tlog-tiles limit).
@@ -46,6 +53,7 @@ impl LogConfig {
             pool_max_delay: Duration::from_millis(1),
             queue_max_entries: 64 * 1024,
             queue_max_bytes: 128 << 20,
+            max_queue_delay: Duration::from_millis(100),
             max_entries_per_call: 4096,
             max_entry_size: MAX_ENTRY_SIZE,
             max_page: 1024,

@@ -72,6 +72,24 @@ pub struct Stats {
     pub pushbacks: AtomicU64,
     /// Append calls handed to the sequencer.
     pub accepted: AtomicU64,
+    /// Entries per second the sequencer gets through while it has a
+    /// backlog (a moving average over such rounds; 0 until the first).
+    pub service_rate: AtomicU64,
+}
+
+impl Stats {
+    /// Folds the rate of one backlogged round into
+    /// [`Stats::service_rate`]: a quarter of the new sample, so that one odd
+    /// round (a compaction stall) moves the estimate but does not set it.
+    pub(crate) fn record_service_rate(&self, per_sec: u64) {
+        let old = self.service_rate.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            per_sec
+        } else {
+            (old * 3 + per_sec) / 4
+        };
+        self.service_rate.store(new.max(1), Ordering::Relaxed);
+    }
 }
 
 /// A running log. Cheap to clone; all clones share the same log.
@@ -313,6 +331,18 @@ impl Log {
                 "the log's queue is full ({what}); nothing was queued, retry later"
             ))
         };
+        if let Some(limit) = self.admission_limit() {
+            let queued = self.queued_entries();
+            if queued + entries.len() > limit {
+                let rate = self.inner.stats.service_rate.load(Ordering::Relaxed).max(1);
+                return Err(pushback(&format!(
+                    "{queued} entries waiting, about {} ms of work at the {rate} entries/s the \
+                     log sequences; the limit is {} ms",
+                    queued as u64 * 1000 / rate,
+                    cfg.max_queue_delay.as_millis()
+                )));
+            }
+        }
         // INVARIANT: the config validated entries per call <= queue length,
         // so a single call can always fit an empty queue.
         let entry_permit = self
@@ -504,6 +534,35 @@ impl Log {
     /// A receiver that sees every newly published checkpoint.
     pub fn subscribe_published(&self) -> watch::Receiver<Option<Published>> {
         self.inner.published.clone()
+    }
+
+    /// How many queued entries are allowed by the queue-delay limit: what
+    /// the log sequences in `max_queue_delay` at its measured backlog rate,
+    /// and never less than one full call (so any valid call fits an empty
+    /// queue). `None` while there is no measurement or the limit is off.
+    pub fn admission_limit(&self) -> Option<usize> {
+        let delay = self.inner.config.max_queue_delay;
+        let rate = self.inner.stats.service_rate.load(Ordering::Relaxed);
+        if delay.is_zero() || rate == 0 {
+            return None;
+        }
+        let by_delay = (rate as f64 * delay.as_secs_f64()) as usize;
+        Some(by_delay.max(self.inner.config.max_entries_per_call))
+    }
+
+    /// Whether an append of even one entry would be refused for lack of
+    /// room right now. The server asks before it decodes an append, so that
+    /// a flood is refused without the cost of reading it; a call that gets
+    /// past this is still checked exactly by [`Log::append`]. Counts the
+    /// refusal as a pushback when it says yes.
+    pub fn refuse_early(&self) -> bool {
+        let queued = self.queued_entries();
+        let full = self.inner.entry_slots.available_permits() == 0
+            || self.admission_limit().is_some_and(|limit| queued >= limit);
+        if full {
+            self.inner.stats.pushbacks.fetch_add(1, Ordering::Relaxed);
+        }
+        full
     }
 
     /// Entries accepted and not yet sequenced (the queue depth).

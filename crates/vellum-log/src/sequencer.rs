@@ -70,6 +70,10 @@ impl Sequencer {
     /// Runs until every sender is gone (shutdown: whatever was queued is
     /// sequenced first) or a fatal error.
     pub fn run(mut self, rx: Receiver<Msg>) {
+        // When the previous round ended: a round whose first request was
+        // already waiting then ran back to back with it (a backlog), and its
+        // entries over the time since are the rate the log can sequence.
+        let mut last_end: Option<Instant> = None;
         loop {
             let Ok(first) = rx.recv() else {
                 return;
@@ -77,8 +81,10 @@ impl Sequencer {
             let mut pool = Vec::new();
             let mut flushes = Vec::new();
             let mut count = 0;
+            let mut backlog_since = None;
             let deadline = match first {
                 Msg::Append(r) => {
+                    backlog_since = last_end.filter(|end| r.enqueued <= *end);
                     count += r.entries.len();
                     let d = r.enqueued + self.pool_max_delay;
                     pool.push(r);
@@ -110,14 +116,23 @@ impl Sequencer {
                     Msg::Flush(tx) => flushes.push(tx),
                 }
             }
-            if !pool.is_empty()
-                && let Err(e) = self.round(pool)
-            {
-                tracing::error!(error = %e, "sequencer stopped");
-                self.state.send_replace(LogState::Failed(e.to_string()));
-                // Pending requests in the channel are dropped with it: their
-                // callers see the log stop.
-                return;
+            if !pool.is_empty() {
+                if let Err(e) = self.round(pool) {
+                    tracing::error!(error = %e, "sequencer stopped");
+                    self.state.send_replace(LogState::Failed(e.to_string()));
+                    // Pending requests in the channel are dropped with it:
+                    // their callers see the log stop.
+                    return;
+                }
+                let end = Instant::now();
+                if let Some(since) = backlog_since {
+                    let secs = end.duration_since(since).as_secs_f64();
+                    if secs > 0.0 {
+                        self.stats
+                            .record_service_rate((count as f64 / secs) as u64);
+                    }
+                }
+                last_end = Some(end);
             }
             for f in flushes {
                 let _ = f.send(());

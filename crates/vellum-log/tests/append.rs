@@ -16,6 +16,7 @@ use vellum_merkle::{TreeSize, leaf_hash};
 use vellum_note::SignedCheckpoint;
 use vellum_store::LogStore;
 use vellum_store::conformance::{check_against_reference, snapshot};
+use vellum_store::faulty::FaultyStore;
 use vellum_store::memory::MemoryStore;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,6 +252,86 @@ async fn a_full_queue_pushes_back_at_once_and_recovers() {
     }
     log.flush().await.unwrap();
     more.await.unwrap().unwrap();
+    log.shutdown().await;
+}
+
+/// With a slow disk and a long queue, the queue length alone would let a
+/// flood build seconds of backlog. The queue-delay limit refuses appends
+/// once the queued work exceeds what the log sequences in that time, so the
+/// queue stays far below its length limit, and nothing accepted is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_is_refused_by_expected_wait_long_before_the_queue_is_full() {
+    const CALLERS: usize = 32;
+    const PER_CALL: usize = 4;
+    let f = Fixture::new();
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    // 16 entries per 20 ms round: about 800 entries/s; 50 ms of that is 40
+    // entries, far below the 100,000 the queue may hold.
+    store.slow_commits(Duration::from_millis(20));
+    let mut cfg = f.config();
+    cfg.queue_max_entries = 100_000;
+    cfg.max_entries_per_call = PER_CALL;
+    cfg.pool_max_entries = 16;
+    cfg.max_queue_delay = Duration::from_millis(50);
+    let log = f.open_with(store.clone(), cfg).await.unwrap();
+    assert_eq!(log.admission_limit(), None, "no estimate before a backlog");
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|c| {
+            let log = log.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let (mut accepted, mut refused) = (Vec::new(), 0usize);
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let e = entries(&format!("flood {c}"), n * 4..n * 4 + 4);
+                    n += 1;
+                    match log.append(e.clone(), Wait::Durable).await {
+                        Ok(r) => accepted.extend(r.results.iter().map(|a| a.index).zip(e)),
+                        Err(LogError::ResourceExhausted(m)) => {
+                            assert!(m.contains("ms of work"), "{m}");
+                            refused += 1;
+                            tokio::task::yield_now().await;
+                        }
+                        Err(e) => panic!("unexpected answer: {e}"),
+                    }
+                }
+                (accepted, refused)
+            })
+        })
+        .collect();
+    // Watch the queue while the flood runs for about 40 rounds.
+    let mut deepest = 0;
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(800) {
+        deepest = deepest.max(log.queued_entries());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut accepted, mut refused) = (Vec::new(), 0);
+    for t in tasks {
+        let (a, r) = t.await.unwrap();
+        accepted.extend(a);
+        refused += r;
+    }
+    let limit = log.admission_limit().expect("the flood measured a rate");
+    assert!(refused > 0, "a flood of 32 callers was never refused");
+    // Callers check and then enqueue, so a few calls can pass the check
+    // together: the queue may exceed the limit by one call per caller.
+    assert!(
+        deepest <= limit + CALLERS * PER_CALL,
+        "the queue reached {deepest} entries, past the limit of {limit}"
+    );
+    assert!(limit < 2_000, "limit {limit} did not follow the slow disk");
+    // Every accepted entry is where its answer said.
+    log.flush().await.unwrap();
+    store.slow_commits(Duration::ZERO);
+    for (index, e) in &accepted {
+        let got = store.read_entries(*index, 1).unwrap();
+        assert_eq!(&got[0], e);
+    }
+    assert_eq!(store.tree_head().unwrap().size.get(), accepted.len() as u64);
     log.shutdown().await;
 }
 

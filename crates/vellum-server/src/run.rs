@@ -34,6 +34,8 @@ pub struct Tuning {
     pub queue_max_entries: Option<usize>,
     /// See [`LogConfig::queue_max_bytes`].
     pub queue_max_bytes: Option<usize>,
+    /// See [`LogConfig::max_queue_delay`].
+    pub max_queue_delay: Option<Duration>,
     /// See [`LogConfig::max_entries_per_call`].
     pub max_entries_per_call: Option<usize>,
     /// See [`LogConfig::max_entry_size`].
@@ -53,6 +55,9 @@ impl Tuning {
         }
         if let Some(v) = self.queue_max_bytes {
             c.queue_max_bytes = v;
+        }
+        if let Some(v) = self.max_queue_delay {
+            c.max_queue_delay = v;
         }
         if let Some(v) = self.max_entries_per_call {
             c.max_entries_per_call = v;

@@ -201,3 +201,84 @@ async fn a_flood_is_shed_and_nothing_accepted_is_lost() {
     }
     running.stop().await.unwrap();
 }
+
+/// While the queue has no room, an append is refused from its headers: its
+/// body is never decoded. The proof: a body that is not protobuf at all
+/// gets `RESOURCE_EXHAUSTED`, where a server that decoded it first would
+/// answer `INVALID_ARGUMENT`. Once there is room, the same body is decoded
+/// and refused as bad input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_refuses_appends_before_reading_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = ServeOptions::embedded();
+    opts.data = dir.path().join("data");
+    opts.listen = "127.0.0.1:0".parse().unwrap();
+    opts.tuning.queue_max_entries = Some(4);
+    opts.tuning.max_entries_per_call = Some(4);
+    // No round starts by itself: the queue stays full until flushed.
+    opts.tuning.pool_max_entries = Some(1_000);
+    opts.tuning.pool_max_delay = Some(Duration::from_secs(3600));
+    let running = start(opts).await.unwrap();
+    let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = pb::log_client::LogClient::new(channel.clone());
+    let filler = tokio::spawn(async move {
+        client
+            .append(pb::AppendRequest {
+                entries: (0..4).map(|i| Bytes::from(format!("filler {i}"))).collect(),
+                wait: pb::WaitFor::Durable as i32,
+                request_id: 0,
+            })
+            .await
+    });
+    while running.log.queued_entries() < 4 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // A gRPC frame holding a protobuf field with wire type 7 (invalid).
+    const GARBAGE: &[u8] = &[0, 0, 0, 0, 2, 0x0f, 0x01];
+    let pushbacks = || {
+        running
+            .log
+            .stats()
+            .pushbacks
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let before = pushbacks();
+    let s = raw_append(&channel, GARBAGE).await;
+    assert_eq!(s.code(), Code::ResourceExhausted, "{s:?}");
+    assert!(s.message().contains("before reading the call"), "{s:?}");
+    assert_eq!(pushbacks(), before + 1, "the refusal is counted");
+
+    running.log.flush().await.unwrap();
+    filler.await.unwrap().unwrap();
+    let s = raw_append(&channel, GARBAGE).await;
+    assert_eq!(s.code(), Code::InvalidArgument, "{s:?}");
+    assert_eq!(running.log.committed().size.get(), 4);
+    running.stop().await.unwrap();
+}
+
+/// An `Append` call whose body is `body` exactly (gRPC framing included).
+async fn raw_append(channel: &Channel, body: &'static [u8]) -> tonic::Status {
+    use http_body_util::BodyExt;
+    use tower::{Service, ServiceExt};
+    let req = tonic::codegen::http::Request::builder()
+        .method("POST")
+        .uri("http://vellum.test/vellum.v1.Log/Append")
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(tonic::body::Body::new(http_body_util::Full::new(
+            Bytes::from_static(body),
+        )))
+        .unwrap();
+    let mut channel = channel.clone();
+    let resp = channel.ready().await.unwrap().call(req).await.unwrap();
+    if let Some(s) = tonic::Status::from_header_map(resp.headers()) {
+        return s;
+    }
+    let collected = resp.into_body().collect().await.unwrap();
+    tonic::Status::from_header_map(collected.trailers().expect("trailers"))
+        .expect("the trailers carry a status")
+}

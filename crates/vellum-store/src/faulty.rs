@@ -9,6 +9,8 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use vellum_merkle::{Hash, LeafIndex, NodeId, TreeSize};
@@ -40,6 +42,8 @@ pub enum Fault {
 pub struct FaultyStore<S> {
     inner: S,
     armed: Mutex<VecDeque<(Op, Fault)>>,
+    /// Added to every commit, in nanoseconds (a slow disk).
+    commit_delay_nanos: AtomicU64,
 }
 
 impl<S: LogStore> FaultyStore<S> {
@@ -48,7 +52,15 @@ impl<S: LogStore> FaultyStore<S> {
         FaultyStore {
             inner,
             armed: Mutex::new(VecDeque::new()),
+            commit_delay_nanos: AtomicU64::new(0),
         }
+    }
+
+    /// Makes every commit from now on take at least `delay` longer, as on
+    /// a slow disk (for tests of overload; zero restores full speed).
+    pub fn slow_commits(&self, delay: Duration) {
+        let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+        self.commit_delay_nanos.store(nanos, Ordering::Relaxed);
     }
 
     /// Arms `fault` for the next call of `op`. Faults for the same op fire in
@@ -113,6 +125,10 @@ impl<S: LogStore> LogStore for FaultyStore<S> {
         self.run(Op::Read, || self.inner.find_leaves(leaf_hashes))
     }
     fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        let delay = self.commit_delay_nanos.load(Ordering::Relaxed);
+        if delay > 0 {
+            std::thread::sleep(Duration::from_nanos(delay));
+        }
         self.run(Op::Commit, || self.inner.commit(batch))
     }
     fn put_checkpoint(&self, size: TreeSize, signed_note: &[u8]) -> Result<(), StoreError> {

@@ -125,6 +125,13 @@ pub struct Args {
     #[arg(long, value_name = "BYTES", help_heading = "Pool and queue")]
     queue_max_bytes: Option<usize>,
 
+    /// Refuse appends (RESOURCE_EXHAUSTED) that would wait longer than this
+    /// in the queue, judged by the rate the log measures under backlog, so
+    /// accepted entries keep their latency under overload [default: 100ms;
+    /// 0s turns it off]
+    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Pool and queue")]
+    max_queue_delay: Option<Duration>,
+
     /// Entries in one append call, at most.
     #[arg(long, value_name = "N", help_heading = "Limits")]
     max_entries_per_call: Option<usize>,
@@ -256,6 +263,7 @@ impl Args {
         t.pool_max_delay = self.pool_max_delay;
         t.queue_max_entries = self.queue_max_entries;
         t.queue_max_bytes = self.queue_max_bytes;
+        t.max_queue_delay = self.max_queue_delay;
         t.max_entries_per_call = self.max_entries_per_call;
         t.max_entry_size = self.max_entry_size;
         let l = &mut o.limits;

@@ -2,6 +2,7 @@
 //! checking and reflection.
 
 pub mod log;
+mod shed;
 pub mod signer;
 
 use std::future::Future;
@@ -20,6 +21,7 @@ use crate::access::{Access, GrpcAccessLayer};
 use crate::limits::Limits;
 use crate::net::{self, ConnStats};
 pub use log::LogService;
+pub use shed::ShedLayer;
 
 /// Why the gRPC listener could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +78,7 @@ pub async fn serve_conns(
         .register_encoded_file_descriptor_set(vellum_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| GrpcError::Reflection(e.to_string()))?;
+    let shed = ShedLayer::new(log.clone());
     let service = LogServer::new(LogService::new(log, limits.clone()))
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
@@ -88,6 +91,7 @@ pub async fn serve_conns(
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
         .layer(GrpcAccessLayer::new(access))
+        .layer(shed)
         .add_service(health)
         .add_service(reflection)
         .add_service(service)
