@@ -112,7 +112,10 @@ pub fn run(args: OverloadArgs, out: &mut Output, _machine: &mut Machine) -> anyh
         (None, p) => p.map(|p| p.to_string()),
     };
     let rt = runtime("bench-client", args.server.client_threads)?;
-    let entries = Arc::new(EntryGen::new(args.entry_size, args.payload)?);
+    let calls = Calls {
+        entries: Arc::new(EntryGen::new(args.entry_size, args.payload)?),
+        batch: args.batch,
+    };
     let channels = rt.block_on(connect(&target.url, args.connections))?;
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut phases = Vec::new();
@@ -120,10 +123,9 @@ pub fn run(args: OverloadArgs, out: &mut Output, _machine: &mut Machine) -> anyh
     // 1. Capacity, closed loop.
     let cap = rt.block_on(closed_loop(
         &channels,
-        &entries,
+        &calls,
         &next,
         args.callers,
-        args.batch,
         args.phase,
     ))?;
     let capacity = cap.accepted_per_sec;
@@ -143,10 +145,9 @@ pub fn run(args: OverloadArgs, out: &mut Output, _machine: &mut Machine) -> anyh
     }
     let mut over = rt.block_on(open_loop(
         &channels,
-        &entries,
+        &calls,
         &next,
         capacity * args.factor,
-        args.batch,
         args.max_in_flight,
         args.phase,
         "overload",
@@ -158,10 +159,9 @@ pub fn run(args: OverloadArgs, out: &mut Output, _machine: &mut Machine) -> anyh
     // 3. Recovery at half the capacity.
     phases.push(rt.block_on(open_loop(
         &channels,
-        &entries,
+        &calls,
         &next,
         capacity * 0.5,
-        args.batch,
         args.max_in_flight,
         args.phase,
         "recovery",
@@ -217,12 +217,19 @@ pub fn run(args: OverloadArgs, out: &mut Output, _machine: &mut Machine) -> anyh
     Ok(phases.iter().all(|p| p.other_errors.is_empty()))
 }
 
-/// Call `n` of a run: entries `n * batch ..` (each entry unique).
-fn request(entries: &EntryGen, batch: usize, n: u64) -> pb::AppendRequest {
-    let first = n * batch as u64;
+/// The append calls of a run: `batch` entries each, every entry unique.
+#[derive(Clone)]
+struct Calls {
+    entries: Arc<EntryGen>,
+    batch: usize,
+}
+
+/// Call `n` of a run: entries `n * batch ..`.
+fn request(calls: &Calls, n: u64) -> pb::AppendRequest {
+    let first = n * calls.batch as u64;
     pb::AppendRequest {
-        entries: (first..first + batch as u64)
-            .map(|i| entries.entry(i))
+        entries: (first..first + calls.batch as u64)
+            .map(|i| calls.entries.entry(i))
             .collect(),
         wait: pb::WaitFor::Durable as i32,
         request_id: n,
@@ -280,10 +287,9 @@ async fn call(ch: &Channel, req: pb::AppendRequest) -> Result<(), Code> {
 /// 1 s warm-up and then `len`.
 async fn closed_loop(
     channels: &[Channel],
-    entries: &Arc<EntryGen>,
+    calls: &Calls,
     next: &Arc<std::sync::atomic::AtomicU64>,
     callers: usize,
-    batch: usize,
     len: Duration,
 ) -> anyhow::Result<Phase> {
     let start = Instant::now() + Duration::from_secs(1);
@@ -291,7 +297,7 @@ async fn closed_loop(
     let mut tasks = Vec::new();
     for i in 0..callers {
         let ch = channels[i % channels.len()].clone();
-        let (entries, next) = (entries.clone(), next.clone());
+        let (calls, next) = (calls.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut c = Counts::new();
             loop {
@@ -300,7 +306,7 @@ async fn closed_loop(
                     return c;
                 }
                 let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let r = call(&ch, request(&entries, batch, n)).await;
+                let r = call(&ch, request(&calls, n)).await;
                 if sent >= start {
                     count(&mut c, r, sent.elapsed());
                 }
@@ -317,7 +323,13 @@ async fn closed_loop(
             *all.other.entry(k).or_default() += v;
         }
     }
-    Ok(summarize("capacity", all, batch, None, len.as_secs_f64()))
+    Ok(summarize(
+        "capacity",
+        all,
+        calls.batch,
+        None,
+        len.as_secs_f64(),
+    ))
 }
 
 /// Calls started on a fixed schedule of `rate` per second, each in its own
@@ -325,10 +337,9 @@ async fn closed_loop(
 /// unsent), for a 1 s warm-up and then `len`.
 async fn open_loop(
     channels: &[Channel],
-    entries: &Arc<EntryGen>,
+    calls: &Calls,
     next: &Arc<std::sync::atomic::AtomicU64>,
     rate: f64,
-    batch: usize,
     max_in_flight: usize,
     len: Duration,
     phase: &'static str,
@@ -339,7 +350,7 @@ async fn open_loop(
     let start = begin + Duration::from_secs(1);
     let end = start + len;
     // `rate` counts entries; calls carry `batch` each.
-    let interval = Duration::from_secs_f64(batch as f64 / rate.max(1e-3));
+    let interval = Duration::from_secs_f64(calls.batch as f64 / rate.max(1e-3));
     let mut k: u64 = 0;
     loop {
         let due = begin + interval.mul_f64(k as f64);
@@ -357,7 +368,7 @@ async fn open_loop(
         };
         let ch = channels[(k as usize) % channels.len()].clone();
         let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let req = request(entries, batch, n);
+        let req = request(calls, n);
         let counts = counts.clone();
         tokio::spawn(async move {
             let sent = Instant::now();
@@ -375,5 +386,11 @@ async fn open_loop(
         .await
         .context("the in-flight semaphore closed")?;
     let c = std::mem::replace(&mut *counts.lock().await, Counts::new());
-    Ok(summarize(phase, c, batch, Some(rate), len.as_secs_f64()))
+    Ok(summarize(
+        phase,
+        c,
+        calls.batch,
+        Some(rate),
+        len.as_secs_f64(),
+    ))
 }

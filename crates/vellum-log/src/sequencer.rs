@@ -128,8 +128,7 @@ impl Sequencer {
                 if let Some(since) = backlog_since {
                     let secs = end.duration_since(since).as_secs_f64();
                     if secs > 0.0 {
-                        self.stats
-                            .record_service_rate((count as f64 / secs) as u64);
+                        self.stats.record_service_rate((count as f64 / secs) as u64);
                     }
                 }
                 last_end = Some(end);

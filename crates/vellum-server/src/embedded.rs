@@ -255,8 +255,10 @@ pub fn fsck(
     vkey: &VerifierKey,
     progress: &mut dyn FnMut(vellum_log::fsck::Progress),
 ) -> Result<vellum_log::fsck::FsckReport, FsckFailure> {
+    // Each node is read once: a cache would only hold what was read.
     let options = StoreOptions {
         create_if_missing: false,
+        node_cache_entries: 0,
         ..StoreOptions::default()
     };
     let store = RocksStore::open(&layout.store(), &options)?;

@@ -189,8 +189,10 @@ pub fn export_data_dir(
     let layout = Layout {
         data: data.to_path_buf(),
     };
+    // Each node is read once: a cache would only hold what was read.
     let options = StoreOptions {
         create_if_missing: false,
+        node_cache_entries: 0,
         ..StoreOptions::default()
     };
     let store = RocksStore::open(&layout.store(), &options)?;

@@ -149,6 +149,8 @@ impl RocksStore {
             writer: Mutex::new(TreeHead::empty()),
             published: RwLock::new(TreeHead::empty()),
             checkpoint_lock: Mutex::new(()),
+            node_cache: (options.node_cache_entries > 0)
+                .then(|| crate::store::NodeCache::new(options.node_cache_entries)),
         };
         let head = store.load_head()?;
         *store.writer.lock().unwrap_or_else(|e| e.into_inner()) = head;

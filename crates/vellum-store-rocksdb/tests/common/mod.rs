@@ -31,8 +31,12 @@ pub fn small_options() -> StoreOptions {
 }
 
 pub fn fresh() -> TempStore {
+    fresh_with(&small_options())
+}
+
+pub fn fresh_with(options: &StoreOptions) -> TempStore {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = RocksStore::open(dir.path(), &small_options()).expect("open fresh store");
+    let store = RocksStore::open(dir.path(), options).expect("open fresh store");
     TempStore { store, dir }
 }
 
