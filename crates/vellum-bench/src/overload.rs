@@ -13,6 +13,11 @@
 //! 3. **recovery**: open loop at half the capacity: the shed rate should
 //!    fall back to 0 and latency to the capacity phase's.
 //!
+//! Embedded, each phase also reports the log's own share of the latency of
+//! accepted appends (from entering its queue to the answer of their round,
+//! [`vellum_log::Stats::sequencing_latency`]): on a machine whose cores the
+//! load generator shares, the rest is the RPC layer waiting for CPU.
+//!
 //! Peak RSS: `VmHWM` of the server process. Embedded (the default), the
 //! server shares this process with the load generator: the high-water mark
 //! is reset before the overload phase (`/proc/self/clear_refs`) and read
@@ -26,8 +31,11 @@ use anyhow::{Context, ensure};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::sync::{Mutex, Semaphore};
+use tokio::task::JoinHandle;
 use tonic::Code;
 use tonic::transport::Channel;
+use vellum_log::Log;
+use vellum_log::latency::LatencySnapshot;
 use vellum_proto::v1 as pb;
 
 use crate::cli::OverloadArgs;
@@ -66,6 +74,11 @@ struct Phase {
     peak_rss_kib: Option<u64>,
     /// RSS before the phase, KiB.
     rss_before_kib: Option<u64>,
+    /// Embedded server only: the log's own share of accepted appends'
+    /// latency (from entering the queue to the answer of their round), ms.
+    log_p50_ms: Option<f64>,
+    /// As `log_p50_ms`, the 99th percentile.
+    log_p99_ms: Option<f64>,
 }
 
 #[derive(Debug)]
@@ -115,6 +128,7 @@ pub fn run(args: OverloadArgs, out: &mut Output, _machine: &mut Machine) -> anyh
     let calls = Calls {
         entries: Arc::new(EntryGen::new(args.entry_size, args.payload)?),
         batch: args.batch,
+        log: target.log().cloned(),
     };
     let channels = rt.block_on(connect(&target.url, args.connections))?;
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -171,7 +185,7 @@ pub fn run(args: OverloadArgs, out: &mut Output, _machine: &mut Machine) -> anyh
     for p in &phases {
         out.result(p);
         lines.push(format!(
-            "{:<9} offered {:>9}/s  accepted {:>8}/s  shed {:>6.2}% ({} of {})  accepted p50 {:.2} p99 {:.2} p99.9 {:.2} ms  refusal p50 {:.2} p99 {:.2} ms{}{}",
+            "{:<9} offered {:>9}/s  accepted {:>8}/s  shed {:>6.2}% ({} of {})  accepted p50 {:.2} p99 {:.2} p99.9 {:.2} ms  refusal p50 {:.2} p99 {:.2} ms{}{}{}",
             p.phase,
             p.offered_per_sec.map_or("closed".into(), thousands),
             thousands(p.accepted_per_sec),
@@ -184,6 +198,10 @@ pub fn run(args: OverloadArgs, out: &mut Output, _machine: &mut Machine) -> anyh
             p.refused.p50_ms,
             p.refused.p99_ms,
             if p.unsent > 0 { format!("  unsent {}", p.unsent) } else { String::new() },
+            match (p.log_p50_ms, p.log_p99_ms) {
+                (Some(a), Some(b)) => format!("  in the log p50 {a:.2} p99 {b:.2} ms"),
+                _ => String::new(),
+            },
             if p.other_errors.is_empty() {
                 String::new()
             } else {
@@ -217,11 +235,35 @@ pub fn run(args: OverloadArgs, out: &mut Output, _machine: &mut Machine) -> anyh
     Ok(phases.iter().all(|p| p.other_errors.is_empty()))
 }
 
-/// The append calls of a run: `batch` entries each, every entry unique.
+/// The append calls of a run: `batch` entries each, every entry unique;
+/// and the embedded log they go to, if any, to read its own latency.
 #[derive(Clone)]
 struct Calls {
     entries: Arc<EntryGen>,
     batch: usize,
+    log: Option<Log>,
+}
+
+/// At `start`, the embedded log's latency counts (to subtract at the end
+/// of a phase: the log's share of the latency of the phase's appends).
+fn log_window_start(calls: &Calls, start: Instant) -> JoinHandle<Option<LatencySnapshot>> {
+    let log = calls.log.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep_until(start.into()).await;
+        log.map(|l| l.stats().sequencing_latency.snapshot())
+    })
+}
+
+/// The log's latency counts since `start`, when the log is embedded.
+async fn log_window_end(
+    calls: &Calls,
+    start: JoinHandle<Option<LatencySnapshot>>,
+) -> anyhow::Result<Option<LatencySnapshot>> {
+    let before = start.await.context("the log snapshot task failed")?;
+    Ok(match (before, &calls.log) {
+        (Some(b), Some(l)) => Some(l.stats().sequencing_latency.snapshot().since(&b)),
+        _ => None,
+    })
 }
 
 /// Call `n` of a run: entries `n * batch ..`.
@@ -242,8 +284,14 @@ fn summarize(
     batch: usize,
     offered: Option<f64>,
     secs: f64,
+    log: Option<LatencySnapshot>,
 ) -> Phase {
     let shed = c.shed.len();
+    let ms = |q: f64| {
+        log.as_ref()
+            .and_then(|l| l.quantile(q))
+            .map(|d| d.as_secs_f64() * 1e3)
+    };
     Phase {
         kind: "overload",
         phase,
@@ -263,6 +311,8 @@ fn summarize(
         refused: Latency::of(&c.shed),
         peak_rss_kib: None,
         rss_before_kib: None,
+        log_p50_ms: ms(0.5),
+        log_p99_ms: ms(0.99),
     }
 }
 
@@ -294,6 +344,7 @@ async fn closed_loop(
 ) -> anyhow::Result<Phase> {
     let start = Instant::now() + Duration::from_secs(1);
     let end = start + len;
+    let window = log_window_start(calls, start);
     let mut tasks = Vec::new();
     for i in 0..callers {
         let ch = channels[i % channels.len()].clone();
@@ -323,12 +374,14 @@ async fn closed_loop(
             *all.other.entry(k).or_default() += v;
         }
     }
+    let log = log_window_end(calls, window).await?;
     Ok(summarize(
         "capacity",
         all,
         calls.batch,
         None,
         len.as_secs_f64(),
+        log,
     ))
 }
 
@@ -349,6 +402,7 @@ async fn open_loop(
     let begin = Instant::now();
     let start = begin + Duration::from_secs(1);
     let end = start + len;
+    let window = log_window_start(calls, start);
     // `rate` counts entries; calls carry `batch` each.
     let interval = Duration::from_secs_f64(calls.batch as f64 / rate.max(1e-3));
     let mut k: u64 = 0;
@@ -386,11 +440,13 @@ async fn open_loop(
         .await
         .context("the in-flight semaphore closed")?;
     let c = std::mem::replace(&mut *counts.lock().await, Counts::new());
+    let log = log_window_end(calls, window).await?;
     Ok(summarize(
         phase,
         c,
         calls.batch,
         Some(rate),
         len.as_secs_f64(),
+        log,
     ))
 }

@@ -18,6 +18,7 @@ mod config;
 mod error;
 pub mod fsck;
 pub mod integrate;
+pub mod latency;
 mod log;
 pub mod publisher;
 pub mod reader;

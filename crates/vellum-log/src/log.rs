@@ -79,6 +79,11 @@ pub struct Stats {
     /// Entries per second the sequencer gets through while it has a
     /// backlog (a moving average over such rounds; 0 until the first).
     pub service_rate: AtomicU64,
+    /// Time from an append call's acceptance into the queue to its answer
+    /// by the round that sequenced it (queue wait plus the round): the
+    /// log's share of an append's latency, without the network and RPC
+    /// layers in front of it.
+    pub sequencing_latency: crate::latency::LatencyHistogram,
 }
 
 impl Stats {

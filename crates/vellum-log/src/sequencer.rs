@@ -152,9 +152,13 @@ impl Sequencer {
                     // caller that appends again as soon as it hears back is
                     // not refused for room its own finished call still held.
                     let Request {
-                        reply, _permits, ..
+                        reply,
+                        _permits,
+                        enqueued: req_enqueued,
+                        ..
                     } = req;
                     drop(_permits);
+                    self.stats.sequencing_latency.record(req_enqueued.elapsed());
                     let _ = reply.send(Ok(res));
                 }
                 self.stats.rounds.fetch_add(1, Ordering::Relaxed);

@@ -127,7 +127,7 @@ pub struct Args {
 
     /// Refuse appends (RESOURCE_EXHAUSTED) that would wait longer than this
     /// in the queue, judged by the rate the log measures under backlog, so
-    /// accepted entries keep their latency under overload [default: 100ms;
+    /// accepted entries keep their latency under overload [default: 50ms;
     /// 0s turns it off]
     #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Pool and queue")]
     max_queue_delay: Option<Duration>,
