@@ -42,7 +42,7 @@ use crate::machine::Machine;
 use crate::report::Output;
 
 /// mimalloc instead of glibc malloc: under load glibc's arenas and
-/// consolidation took ~18% of the server's CPU (perf, README "Performance").
+/// consolidation took ~18% of the server's CPU (perf; README, "Performance").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

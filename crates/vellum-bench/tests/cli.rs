@@ -305,3 +305,41 @@ fn bad_flags_are_refused() {
     assert!(!bench(&["append", "--duration", "10"]).status.success());
     assert!(!bench(&["append", "--mode", "sideways"]).status.success());
 }
+
+/// The three overload phases run and report: capacity in closed loop, the
+/// flood in open loop at 5x (with refusals counted and peak RSS read), and
+/// recovery; the embedded log reports its own share of the latency.
+#[test]
+fn overload_phases() {
+    let r = json(&[
+        "overload",
+        "--phase",
+        "1s",
+        "--callers",
+        "8",
+        "--batch",
+        "16",
+        "--max-in-flight",
+        "2000",
+    ]);
+    let phases = kind(&r, "overload");
+    let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    assert_eq!(names, ["capacity", "overload", "recovery"]);
+    let (cap, over) = (phases[0], phases[1]);
+    assert!(f(cap, "accepted_per_sec") > 0.0);
+    assert_eq!(cap["entries_per_call"], 16);
+    let offered = f(over, "offered_per_sec");
+    let expected = 5.0 * f(cap, "accepted_per_sec");
+    assert!(
+        (offered - expected).abs() < 1e-6 * expected,
+        "offered {offered}, 5x capacity is {expected}"
+    );
+    assert!(over["sent"].as_u64().unwrap() > 0);
+    assert!(over["peak_rss_kib"].as_u64().unwrap() > 0);
+    for p in &phases {
+        assert!(p["other_errors"].as_array().unwrap().is_empty(), "{p}");
+        if p["shed"].as_u64().unwrap() < p["sent"].as_u64().unwrap() {
+            assert!(f(p, "log_p50_ms") <= f(p, "log_p99_ms"), "{p}");
+        }
+    }
+}

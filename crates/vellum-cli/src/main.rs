@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// mimalloc instead of glibc malloc: under load glibc's arenas and
-/// consolidation took ~18% of the server's CPU (perf, README "Performance").
+/// consolidation took ~18% of the server's CPU (perf; README, "Performance").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -47,7 +47,7 @@ impl LogConfig {
     /// The defaults for `origin`.
     ///
     /// The pool defaults were chosen with `vellum bench` on a 2-core machine
-    /// (see the README's performance section): a round costs one fsync, so
+    /// (see the README, "Performance"): a round costs one fsync, so
     /// the pool delay trades a little latency at low load for far fewer
     /// syncs; under load rounds fill up from the queue that builds while the
     /// previous round commits, and the delay is never waited for.
