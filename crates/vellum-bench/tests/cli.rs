@@ -323,7 +323,10 @@ fn overload_phases() {
         "2000",
     ]);
     let phases = kind(&r, "overload");
-    let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    let names: Vec<&str> = phases
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["capacity", "overload", "recovery"]);
     let (cap, over) = (phases[0], phases[1]);
     assert!(f(cap, "accepted_per_sec") > 0.0);

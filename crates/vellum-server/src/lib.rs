@@ -18,6 +18,7 @@
 pub mod access;
 pub mod embedded;
 pub mod export;
+pub mod gate;
 pub mod grpc;
 pub mod http;
 pub mod limits;

@@ -10,18 +10,19 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
+mod raw_support;
+
 use bytes::{Buf, BufMut, Bytes};
-use http_body_util::BodyExt;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
-use tower::{Service, ServiceExt};
 use vellum_merkle::{MAX_TREE_SIZE, leaf_hash};
 use vellum_proto::v1 as pb;
 use vellum_server::{Running, ServeOptions, start};
 
 use pb::get_inclusion_proof_request::Leaf;
+use raw_support::raw_call;
 
 const MAX_ENTRY: usize = 1024;
 const MAX_PER_CALL: usize = 16;
@@ -695,31 +696,6 @@ async fn bytes_that_are_not_protobuf() {
     )
     .await;
     h.stop().await;
-}
-
-/// A gRPC call whose HTTP/2 body is `body` exactly (framing included),
-/// answered with the status the server sent.
-async fn raw_call(channel: &Channel, path: &str, body: &'static [u8]) -> Status {
-    let req = http::Request::builder()
-        .method("POST")
-        .uri(format!("http://vellum.test{path}"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(tonic::body::Body::new(http_body_util::Full::new(
-            Bytes::from_static(body),
-        )))
-        .unwrap();
-    let mut channel = channel.clone();
-    let resp = channel.ready().await.unwrap().call(req).await.unwrap();
-    assert_eq!(resp.status(), 200, "gRPC errors travel in the status");
-    if let Some(s) = Status::from_header_map(resp.headers()) {
-        return s;
-    }
-    let collected = resp.into_body().collect().await.unwrap();
-    let trailers = collected
-        .trailers()
-        .expect("a gRPC answer ends with trailers");
-    Status::from_header_map(trailers).expect("the trailers carry a status")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,10 +12,13 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
+mod raw_support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use raw_support::raw_call;
 use tokio::sync::Mutex;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -239,6 +242,7 @@ async fn a_full_queue_refuses_appends_before_reading_them() {
     }
     // A gRPC frame holding a protobuf field with wire type 7 (invalid).
     const GARBAGE: &[u8] = &[0, 0, 0, 0, 2, 0x0f, 0x01];
+    const APPEND: &str = "/vellum.v1.Log/Append";
     let pushbacks = || {
         running
             .log
@@ -247,38 +251,15 @@ async fn a_full_queue_refuses_appends_before_reading_them() {
             .load(std::sync::atomic::Ordering::Relaxed)
     };
     let before = pushbacks();
-    let s = raw_append(&channel, GARBAGE).await;
+    let s = raw_call(&channel, APPEND, GARBAGE).await;
     assert_eq!(s.code(), Code::ResourceExhausted, "{s:?}");
     assert!(s.message().contains("before reading the call"), "{s:?}");
     assert_eq!(pushbacks(), before + 1, "the refusal is counted");
 
     running.log.flush().await.unwrap();
     filler.await.unwrap().unwrap();
-    let s = raw_append(&channel, GARBAGE).await;
+    let s = raw_call(&channel, APPEND, GARBAGE).await;
     assert_eq!(s.code(), Code::InvalidArgument, "{s:?}");
     assert_eq!(running.log.committed().size.get(), 4);
     running.stop().await.unwrap();
-}
-
-/// An `Append` call whose body is `body` exactly (gRPC framing included).
-async fn raw_append(channel: &Channel, body: &'static [u8]) -> tonic::Status {
-    use http_body_util::BodyExt;
-    use tower::{Service, ServiceExt};
-    let req = tonic::codegen::http::Request::builder()
-        .method("POST")
-        .uri("http://vellum.test/vellum.v1.Log/Append")
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(tonic::body::Body::new(http_body_util::Full::new(
-            Bytes::from_static(body),
-        )))
-        .unwrap();
-    let mut channel = channel.clone();
-    let resp = channel.ready().await.unwrap().call(req).await.unwrap();
-    if let Some(s) = tonic::Status::from_header_map(resp.headers()) {
-        return s;
-    }
-    let collected = resp.into_body().collect().await.unwrap();
-    tonic::Status::from_header_map(collected.trailers().expect("trailers"))
-        .expect("the trailers carry a status")
 }

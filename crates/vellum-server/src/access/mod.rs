@@ -60,7 +60,7 @@ use subtle::ConstantTimeEq;
 use crate::net::ConnInfo;
 
 mod layers;
-pub use layers::{GrpcAccess, GrpcAccessLayer, http_middleware};
+pub use layers::{AccessGate, http_middleware};
 
 /// A role on the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

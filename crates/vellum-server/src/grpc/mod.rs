@@ -17,11 +17,12 @@ use tonic::transport::Server;
 use vellum_log::{Log, LogState};
 use vellum_proto::v1::log_server::LogServer;
 
-use crate::access::{Access, GrpcAccessLayer};
+use crate::access::{Access, AccessGate};
+use crate::gate::GateLayer;
 use crate::limits::Limits;
 use crate::net::{self, ConnStats};
 pub use log::LogService;
-pub use shed::ShedLayer;
+pub use shed::ShedGate;
 
 /// Why the gRPC listener could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +79,7 @@ pub async fn serve_conns(
         .register_encoded_file_descriptor_set(vellum_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| GrpcError::Reflection(e.to_string()))?;
-    let shed = ShedLayer::new(log.clone());
+    let shed = ShedGate::new(log.clone());
     let service = LogServer::new(LogService::new(log, limits.clone()))
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
@@ -90,8 +91,8 @@ pub async fn serve_conns(
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
-        .layer(GrpcAccessLayer::new(access))
-        .layer(shed)
+        .layer(GateLayer::new(AccessGate::new(access)))
+        .layer(GateLayer::new(shed))
         .add_service(health)
         .add_service(reflection)
         .add_service(service)
