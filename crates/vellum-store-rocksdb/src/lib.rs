@@ -39,8 +39,11 @@
 //!    writes new: `validate` proves the entry and node keys lie beyond the
 //!    stored size, and open proved nothing is stored beyond it.
 //! 4. One `WriteBatch` (entries, nodes, dedup records, `meta/tree_head`)
-//!    written with `sync = true`: one WAL record, one `fdatasync`.
-//! 5. The in-memory head is updated, then readers' copy of it.
+//!    written with `sync = true`: one WAL record, one `fdatasync`. Keys go
+//!    in key order per column family, so that each memtable insert starts
+//!    from the previous one (dedup keys are random hashes).
+//! 5. The batch's nodes enter the node cache, the in-memory head is
+//!    updated, then readers' copy of it.
 //!
 //! A crash before step 4 leaves the previous store. A crash during step 4
 //! leaves the previous store or the whole batch: WAL replay applies a record
@@ -61,6 +64,14 @@
 //! [`find_leaves`](vellum_store::LogStore::find_leaves) hides dedup records of a batch
 //! whose commit has not returned yet. Node and dedup lookups are
 //! `batched_multi_get`s; tiles and entry runs are one bounded iterator each.
+//!
+//! Node reads go through an in-memory cache first
+//! ([`StoreOptions::node_cache_entries`]): proofs read ~20 nodes each, most
+//! of them recent or near the top of the tree, and a memtable lookup costs
+//! a skip-list search. Nodes are write-once, so a cached hash is never
+//! stale; the cache holds only nodes of durable batches and nodes read
+//! from disk. The full check of what is on disk stays `vellum fsck`'s,
+//! which reads without the cache.
 //!
 //! # Opening
 //!
