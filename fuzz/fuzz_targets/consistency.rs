@@ -18,6 +18,7 @@
 
 use arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use vellum_fuzz::proofs::{corrupt, entries, hash};
 use vellum_merkle::proof::verify_consistency;
 use vellum_merkle::testonly::reference;
 use vellum_merkle::{ConsistencyError, Hash, TreeSize};
@@ -27,45 +28,6 @@ const MAX_LEAVES: u64 = 300;
 fuzz_target!(|data: &[u8]| {
     let _ = run(&mut Unstructured::new(data));
 });
-
-fn entries(n: u64) -> Vec<Vec<u8>> {
-    (0..n)
-        .map(|i| format!("vellum test entry {i}").into_bytes())
-        .collect()
-}
-
-fn hash(u: &mut Unstructured<'_>) -> Result<Hash> {
-    Ok(Hash(u.arbitrary()?))
-}
-
-fn corrupt(u: &mut Unstructured<'_>, proof: &mut Vec<Hash>) -> Result<()> {
-    for _ in 0..u.int_in_range(0..=3u8)? {
-        let len = proof.len();
-        match u.int_in_range(0..=5u8)? {
-            0 if len > 0 => {
-                let (i, bit) = (u.choose_index(len)?, u.int_in_range(0..=255usize)?);
-                proof[i].0[bit / 8] ^= 1 << (bit % 8);
-            }
-            1 if len > 0 => {
-                proof.remove(u.choose_index(len)?);
-            }
-            2 => {
-                let i = u.int_in_range(0..=len)?;
-                proof.insert(i, hash(u)?);
-            }
-            3 if len > 1 => {
-                let (i, j) = (u.choose_index(len)?, u.choose_index(len)?);
-                proof.swap(i, j);
-            }
-            4 if len > 0 => {
-                let i = u.choose_index(len)?;
-                proof.insert(i, proof[i]);
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
 
 fn size(u: &mut Unstructured<'_>, n: u64) -> Result<u64> {
     if u.ratio(7, 8)? {

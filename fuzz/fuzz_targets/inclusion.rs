@@ -19,56 +19,16 @@
 
 use arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use vellum_fuzz::proofs::{corrupt, entries, hash};
 use vellum_merkle::proof::{root_from_inclusion, verify_inclusion};
 use vellum_merkle::testonly::reference;
-use vellum_merkle::{Hash, InclusionError, LeafIndex, TreeSize, leaf_hash};
+use vellum_merkle::{InclusionError, LeafIndex, TreeSize, leaf_hash};
 
 const MAX_LEAVES: u64 = 300;
 
 fuzz_target!(|data: &[u8]| {
     let _ = run(&mut Unstructured::new(data));
 });
-
-fn entries(n: u64) -> Vec<Vec<u8>> {
-    (0..n)
-        .map(|i| format!("vellum test entry {i}").into_bytes())
-        .collect()
-}
-
-fn hash(u: &mut Unstructured<'_>) -> Result<Hash> {
-    Ok(Hash(u.arbitrary()?))
-}
-
-/// Corrupts a proof a few steps at a time, the way the corruption
-/// catalogue does by hand: flip a bit, drop, insert, swap, duplicate.
-fn corrupt(u: &mut Unstructured<'_>, proof: &mut Vec<Hash>) -> Result<()> {
-    for _ in 0..u.int_in_range(0..=3u8)? {
-        let len = proof.len();
-        match u.int_in_range(0..=5u8)? {
-            0 if len > 0 => {
-                let (i, bit) = (u.choose_index(len)?, u.int_in_range(0..=255usize)?);
-                proof[i].0[bit / 8] ^= 1 << (bit % 8);
-            }
-            1 if len > 0 => {
-                proof.remove(u.choose_index(len)?);
-            }
-            2 => {
-                let i = u.int_in_range(0..=len)?;
-                proof.insert(i, hash(u)?);
-            }
-            3 if len > 1 => {
-                let (i, j) = (u.choose_index(len)?, u.choose_index(len)?);
-                proof.swap(i, j);
-            }
-            4 if len > 0 => {
-                let i = u.choose_index(len)?;
-                proof.insert(i, proof[i]);
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
 
 fn run(u: &mut Unstructured<'_>) -> Result<()> {
     let n = u.int_in_range(1..=MAX_LEAVES)?;

@@ -199,3 +199,61 @@ pub fn scratch_dir() -> tempfile::TempDir {
     }
     builder.tempdir().expect("a temporary folder")
 }
+
+/// The proof targets' inputs: the entries of a test tree, arbitrary hashes,
+/// and a proof corrupted a few steps at a time.
+pub mod proofs {
+    use arbitrary::{Result, Unstructured};
+    use vellum_merkle::Hash;
+
+    /// The entries of a test tree of `n` leaves.
+    pub fn entries(n: u64) -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| format!("vellum test entry {i}").into_bytes())
+            .collect()
+    }
+
+    /// A made-up hash.
+    ///
+    /// # Errors
+    ///
+    /// When the input runs out.
+    pub fn hash(u: &mut Unstructured<'_>) -> Result<Hash> {
+        Ok(Hash(u.arbitrary()?))
+    }
+
+    /// Corrupts a proof a few steps at a time, the way the corruption
+    /// catalogue does by hand: flip a bit, drop, insert, swap, duplicate.
+    ///
+    /// # Errors
+    ///
+    /// When the input runs out.
+    pub fn corrupt(u: &mut Unstructured<'_>, proof: &mut Vec<Hash>) -> Result<()> {
+        for _ in 0..u.int_in_range(0..=3u8)? {
+            let len = proof.len();
+            match u.int_in_range(0..=5u8)? {
+                0 if len > 0 => {
+                    let (i, bit) = (u.choose_index(len)?, u.int_in_range(0..=255usize)?);
+                    proof[i].0[bit / 8] ^= 1 << (bit % 8);
+                }
+                1 if len > 0 => {
+                    proof.remove(u.choose_index(len)?);
+                }
+                2 => {
+                    let i = u.int_in_range(0..=len)?;
+                    proof.insert(i, hash(u)?);
+                }
+                3 if len > 1 => {
+                    let (i, j) = (u.choose_index(len)?, u.choose_index(len)?);
+                    proof.swap(i, j);
+                }
+                4 if len > 0 => {
+                    let i = u.choose_index(len)?;
+                    proof.insert(i, proof[i]);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
