@@ -340,18 +340,8 @@ impl Log {
                 "the log's queue is full ({what}); nothing was queued, retry later"
             ))
         };
-        if let Some(limit) = self.admission_limit() {
-            let queued = self.queued_entries();
-            if queued + entries.len() > limit {
-                let rate = self.inner.stats.service_rate.load(Ordering::Relaxed).max(1);
-                return Err(pushback(&format!(
-                    "{queued} entries waiting, about {} ms of work at the {rate} entries/s the \
-                     log sequences; the limit is {} ms",
-                    queued as u64 * 1000 / rate,
-                    cfg.max_queue_delay.as_millis()
-                )));
-            }
-        }
+        self.within_queue_delay(entries.len())
+            .map_err(|why| pushback(&why))?;
         // INVARIANT: the config validated entries per call <= queue length,
         // so a single call can always fit an empty queue.
         let entry_permit = self
@@ -574,13 +564,30 @@ impl Log {
     /// past this is still checked exactly by [`Log::append`]. Counts the
     /// refusal as a pushback when it says yes.
     pub fn refuse_early(&self) -> bool {
-        let queued = self.queued_entries();
-        let full = self.inner.entry_slots.available_permits() == 0
-            || self.admission_limit().is_some_and(|limit| queued >= limit);
+        let full =
+            self.inner.entry_slots.available_permits() == 0 || self.within_queue_delay(1).is_err();
         if full {
             self.inner.stats.pushbacks.fetch_add(1, Ordering::Relaxed);
         }
         full
+    }
+
+    /// Whether `n` more entries fit the queue-delay limit; if not, why.
+    fn within_queue_delay(&self, n: usize) -> Result<(), String> {
+        let Some(limit) = self.admission_limit() else {
+            return Ok(());
+        };
+        let queued = self.queued_entries();
+        if queued + n <= limit {
+            return Ok(());
+        }
+        let rate = self.inner.stats.service_rate.load(Ordering::Relaxed).max(1);
+        Err(format!(
+            "{queued} entries waiting, about {} ms of work at the {rate} entries/s the log \
+             sequences; the limit is {} ms",
+            queued as u64 * 1000 / rate,
+            self.inner.config.max_queue_delay.as_millis()
+        ))
     }
 
     /// Entries accepted and not yet sequenced (the queue depth).
