@@ -422,7 +422,12 @@ impl Log {
         let mut state = self.inner.state.subscribe();
         let timeout = self.inner.config.checkpoint_wait_timeout;
         let covered = async {
+            // Biased: a checkpoint that covers the entries is the answer
+            // even if the log fails right after publishing it (e.g. while
+            // storing a witness cosignature); it is signed and stored, so
+            // its proofs hold. Unbiased, the two ready branches raced.
             tokio::select! {
+                biased;
                 r = published.wait_for(|p| p.as_ref().is_some_and(|p| p.size.get() >= needed)) => {
                     r.ok().and_then(|p| p.clone())
                 }
