@@ -202,13 +202,15 @@ impl WitnessTask {
                 tracing::error!(size = size.get(), error = %e, "could not store the cosigned checkpoint");
             }
         }
+        // Served first, then witnessed: a caller woken by the witnessed
+        // checkpoint must find it (or a newer one) served already.
+        if met || self.cfg.publish_below_policy {
+            publish_newer(&self.published, enriched.clone());
+        }
         if met {
-            publish_newer(&self.witnessed, enriched.clone());
+            publish_newer(&self.witnessed, enriched);
         } else {
             tracing::warn!(size = size.get(), unmet = ?unmet, "checkpoint does not meet the witness policy yet");
-        }
-        if met || self.cfg.publish_below_policy {
-            publish_newer(&self.published, enriched);
         }
         Some(met)
     }
