@@ -21,7 +21,7 @@
 
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,18 +29,51 @@ use libfuzzer_sys::fuzz_target;
 use prost::Message;
 use tokio::runtime::Runtime;
 use vellum_fuzz::{LOG_ORIGIN, keys, scratch_dir};
-use vellum_log::{LocalSigner, Log, LogConfig, LogError, Wait};
+use vellum_log::{BoxFuture, Log, LogConfig, LogError, SignError, Signer, Wait};
 use vellum_merkle::proof::{verify_consistency, verify_inclusion};
 use vellum_merkle::testonly::reference;
 use vellum_merkle::{Hash, LeafIndex, MAX_TREE_SIZE, TreeSize, leaf_hash};
 use vellum_note::{Checkpoint, SignedCheckpoint};
 use vellum_proto::v1 as pb;
-use vellum_signer::CheckpointSigner;
+use vellum_signer::{CheckpointSigner, SignerError};
 use vellum_store::LogStore;
 use vellum_store::conformance::{Builder, check_against_reference, snapshot};
 use vellum_store::memory::MemoryStore;
 
 const ENTRIES: u64 = 300;
+
+/// The real signer as the log sees it. `vellum-server`'s adapter would pull
+/// RocksDB into the fuzz build; this one signs on the calling thread.
+struct FuzzSigner(Mutex<CheckpointSigner>);
+
+impl Signer for FuzzSigner {
+    fn sign<'a>(
+        &'a self,
+        text: &'a str,
+        old_size: TreeSize,
+        proof: &'a [Hash],
+    ) -> BoxFuture<'a, Result<Bytes, SignError>> {
+        Box::pin(async move {
+            let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            s.sign(text, old_size, proof)
+                .map(Bytes::from)
+                .map_err(|e| match e {
+                    SignerError::StaleOldSize { signed_size, .. } => {
+                        SignError::StaleOldSize { signed_size }
+                    }
+                    e if e.is_refusal() => SignError::Refused(e.to_string()),
+                    e => SignError::Unavailable(e.to_string()),
+                })
+        })
+    }
+
+    fn last_signed(&self) -> BoxFuture<'_, Result<Option<Bytes>, SignError>> {
+        Box::pin(async move {
+            let s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            Ok(s.last_signed().map(|l| Bytes::from(l.note.clone())))
+        })
+    }
+}
 
 struct Fixture {
     rt: Runtime,
@@ -87,7 +120,7 @@ async fn open_log(entries: &[Bytes], journal: &std::path::Path) -> (Log, Arc<Mem
     }
     let log = Log::open(
         store.clone(),
-        Arc::new(LocalSigner::new(signer)),
+        Arc::new(FuzzSigner(Mutex::new(signer))),
         k.log_vkey(),
         config(),
     )

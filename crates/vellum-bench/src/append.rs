@@ -1,3 +1,4 @@
+// size: one benchmark run from start to report; `run` is a single sequence of phases
 //! `append`: entries per second and latency of durable or checkpointed
 //! appends, sent as unary calls, batched calls or streams, in closed or
 //! open loop; then the baselines and the ratios.

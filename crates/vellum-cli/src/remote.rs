@@ -6,8 +6,8 @@ use anyhow::{Context, anyhow};
 use std::path::PathBuf;
 
 use vellum_client::{
-    BearerToken, Client, ClientError, ClientIdentity, ClientOptions, StatusCode, Trust,
-    UnverifiedClient,
+    BearerToken, Client, ClientError, ClientIdentity, ClientOptions, PolicyText, StatusCode, Trust,
+    TrustError, UnverifiedClient,
 };
 use vellum_note::policy::MAX_POLICY_SIZE;
 use vellum_note::{Policy, VerifierKey};
@@ -71,22 +71,13 @@ pub struct RemoteArgs {
 }
 
 impl RemoteArgs {
-    /// The trust given, if any.
+    /// The trust given, if any (see [`load_trust`]).
     ///
     /// # Errors
     ///
     /// The policy file cannot be read or parsed.
     pub fn trust(&self) -> anyhow::Result<Option<Trust>> {
-        if let Some(k) = &self.vkey {
-            return Ok(Some(Trust::Key(k.clone())));
-        }
-        let Some(file) = &self.policy else {
-            return Ok(None);
-        };
-        let bytes = file.read(MAX_POLICY_SIZE)?;
-        let policy = Policy::parse_bytes(&bytes)
-            .with_context(|| format!("{file} is not a valid tlog-policy"))?;
-        Ok(Some(Trust::Policy(policy)))
+        load_trust(self.vkey.as_ref(), self.policy.as_ref())
     }
 
     /// Connection options from `--ca`, `--token-file` and `VELLUM_TOKEN`.
@@ -147,6 +138,44 @@ impl RemoteArgs {
             .await
             .map_err(failure)
     }
+}
+
+/// What `--vkey` and `--policy` mean together, read through
+/// [`Trust::load`]: the policy file if given (which must then list the
+/// vkey, if given), else the vkey, else nothing.
+///
+/// # Errors
+///
+/// The policy file cannot be read or parsed, or does not list the vkey.
+pub fn load_trust(
+    vkey: Option<&VerifierKey>,
+    policy: Option<&Source>,
+) -> anyhow::Result<Option<Trust>> {
+    let read = match policy {
+        Some(file) => Some((file.to_string(), file.read(MAX_POLICY_SIZE)?)),
+        None => None,
+    };
+    let text = read
+        .as_ref()
+        .map(|(name, bytes)| PolicyText { name, bytes });
+    Trust::load(vkey.cloned(), text).map_err(|e| match e {
+        TrustError::KeyNotInPolicy { .. } => anyhow!("--vkey {e}"),
+        e => anyhow::Error::new(e),
+    })
+}
+
+/// As [`load_trust`], as the policy a checkpoint must satisfy: a vkey alone
+/// is "this log, no quorum".
+///
+/// # Errors
+///
+/// As [`load_trust`]; neither was given; the vkey is not a log key.
+pub fn load_policy(vkey: Option<&VerifierKey>, policy: Option<&Source>) -> anyhow::Result<Policy> {
+    // Each caller's arguments require --vkey or --policy; the message is
+    // for a caller that forgets to.
+    let trust =
+        load_trust(vkey, policy)?.ok_or_else(|| anyhow!("give --vkey, --policy or both"))?;
+    trust.policy().context("--vkey is not a log key")
 }
 
 /// A client error as a command failure: what the log signed or sent was

@@ -12,6 +12,7 @@
 //!   (a split view, an unprovable extension, a rollback), the two signed
 //!   checkpoints and the failed proof, in a file anyone can check with
 //!   [`Evidence::verify`].
+//! * [`batch`]: many entries split into `Append` calls a server accepts.
 //! * [`UnverifiedClient`]: the calls underneath, for *showing* what a log
 //!   serves without a key. Never decide anything on its answers.
 //!
@@ -61,6 +62,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod batch;
 mod client;
 mod error;
 pub mod evidence;
@@ -72,7 +74,7 @@ pub use client::{Appended, Client, PrefixProof, Step};
 pub use error::{ClientError, ProofError};
 pub use evidence::{Evidence, EvidenceError, EvidenceKind, VerifiedEvidence};
 pub use state::TrustedState;
-pub use trust::{Trust, TrustedCheckpoint};
+pub use trust::{PolicyText, Trust, TrustError, TrustedCheckpoint};
 pub use unverified::{BearerToken, ClientIdentity, ClientOptions, UnverifiedClient, Wait};
 
 /// The gRPC status code in [`ClientError::Status`] (re-exported from tonic

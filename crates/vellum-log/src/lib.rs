@@ -32,5 +32,5 @@ pub use error::{LogError, StartupError};
 pub use log::{Appended, Log, LogState, Stats, Wait};
 pub use publisher::Published;
 pub use sequencer::Assigned;
-pub use signer::{BoxFuture, LocalSigner, SignError, Signer};
+pub use signer::{BoxFuture, SignError, Signer};
 pub use witnessing::{Witness, WitnessFailure, Witnessing};

@@ -1,3 +1,4 @@
+// size: being split (issue 11)
 //! The log handle: admission, appends with their wait levels, and reads.
 
 use std::collections::{BTreeSet, HashMap};

@@ -39,12 +39,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use support::{Fixture, entries};
+use support::signer::to_sign_error;
+use support::{Fixture, TestSigner, entries};
 use vellum_log::fsck::fsck;
-use vellum_log::signer::to_sign_error;
 use vellum_log::{
-    BoxFuture, LocalSigner, Log, LogError, LogState, SignError, Signer, Wait, Witness,
-    WitnessFailure, Witnessing,
+    BoxFuture, Log, LogError, LogState, SignError, Signer, Wait, Witness, WitnessFailure,
+    Witnessing,
 };
 use vellum_merkle::proof::verify_consistency;
 use vellum_merkle::{Hash, LeafIndex, NodeId, TreeSize};
@@ -247,7 +247,7 @@ enum SignFault {
 /// The real signer (journal on disk) with faults, and a switch for "the
 /// process is gone".
 struct FaultySigner {
-    inner: Arc<LocalSigner>,
+    inner: Arc<TestSigner>,
     armed: Mutex<Option<SignFault>>,
     /// After a journal failure the real signer stops until restarted.
     stopped: AtomicBool,

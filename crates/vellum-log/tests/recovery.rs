@@ -223,7 +223,7 @@ async fn a_failed_commit_stops_the_log_and_reload_continues() {
 
 /// A signer that is down for its first `down` calls.
 struct Flaky {
-    inner: Arc<vellum_log::LocalSigner>,
+    inner: Arc<support::TestSigner>,
     down: AtomicUsize,
 }
 

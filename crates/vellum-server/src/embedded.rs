@@ -18,12 +18,14 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use vellum_log::{LocalSigner, Log, LogConfig, Signer, StartupError, Witnessing};
+use vellum_log::{Log, LogConfig, Signer, StartupError, Witnessing};
 use vellum_note::{SigType, SignerKey, VerifierKey};
 use vellum_signer::keyfile::{self, KeyFileError};
 use vellum_signer::{CheckpointSigner, SignerError};
 use vellum_store::LogStore;
 use vellum_store_rocksdb::{OpenError, RocksStore, StoreOptions};
+
+use crate::local_signer::LocalSigner;
 
 /// Why the deployment could not be opened.
 #[derive(Debug, thiserror::Error)]

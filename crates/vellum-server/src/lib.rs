@@ -8,6 +8,7 @@
 //! * [`access`]: bearer tokens, roles, and the checks on both listeners.
 //! * [`embedded`]: the one-folder deployment (store, signer journal, key).
 //! * [`witness`]: the log's witnesses, reached over tlog-witness HTTP.
+//! * [`local_signer`]: the signer in this process, as the log sees it.
 //! * [`http`]: the C2SP tlog-tiles read API (checkpoint, tiles, bundles).
 //! * [`export`]: the same tiles written to a folder, for static hosting.
 //! * [`run`]: a whole server with its start-up checks and clean shutdown.
@@ -22,6 +23,7 @@ pub mod gate;
 pub mod grpc;
 pub mod http;
 pub mod limits;
+pub mod local_signer;
 pub mod net;
 pub mod run;
 pub mod status;
@@ -32,5 +34,6 @@ pub use access::{AccessPolicy, Role};
 pub use export::ExportOptions;
 pub use grpc::signer::SignerAddr;
 pub use limits::Limits;
+pub use local_signer::LocalSigner;
 pub use run::{Running, ServeError, ServeOptions, ServerStats, Tuning, start};
 pub use tls::TlsFiles;

@@ -297,7 +297,7 @@ async fn a_signer_in_its_own_server() {
     let dir = tempfile::tempdir().unwrap();
     let key = SignerKey::generate("example.com/remote-signed", SigType::Ed25519).unwrap();
     let vkey: VerifierKey = key.verifier();
-    let signer = vellum_log::LocalSigner::new(
+    let signer = vellum_server::LocalSigner::new(
         vellum_signer::CheckpointSigner::open(key, &dir.path().join("journal")).unwrap(),
     );
     let addr = SignerAddr::Unix(dir.path().join("signer.sock"));

@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use tiles_support::{ORIGIN, VECTOR_SIZE, append, entry, get, server, vectors};
-use vellum_log::{LocalSigner, Log, LogConfig, Wait};
+use vellum_log::{Log, LogConfig, Wait};
 use vellum_merkle::tiles::{Tile, TileKind};
 use vellum_merkle::{Hash, LeafIndex, NodeId, TreeSize};
 use vellum_note::{Checkpoint, Note, SigType, SignedCheckpoint, SignerKey};
+use vellum_server::LocalSigner;
 use vellum_server::http::{self, HttpConfig, TileSource};
 use vellum_signer::CheckpointSigner;
 use vellum_store::memory::MemoryStore;

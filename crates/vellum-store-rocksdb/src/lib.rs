@@ -199,9 +199,10 @@
 //!
 //! [`RocksStore::disk_usage`], [`RocksStore::flush`] and
 //! [`RocksStore::compact`] give bytes on disk per column family.
-//! [`baseline`] writes raw synced RocksDB batches of the same entries with
-//! the same options, for benchmarks that put the store next to RocksDB
-//! itself (`benches/store.rs`, the load generator).
+//! `baseline` (behind the `baseline` feature, which only benchmarks enable)
+//! writes raw synced RocksDB batches of the same entries with the same
+//! options, for benchmarks that put the store next to RocksDB itself
+//! (`benches/store.rs`, `vellum-bench`).
 //!
 //! [`LogStore`]: vellum_store::LogStore
 //! [`LogStore::commit`]: vellum_store::LogStore::commit
@@ -215,6 +216,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "baseline")]
 pub mod baseline;
 mod keys;
 mod open;

@@ -2,7 +2,7 @@
 //! and the numbers next to each choice).
 //!
 //! [`RocksStore::open`](crate::RocksStore::open) and the
-//! [`baseline`](crate::baseline) use exactly [`db_options`] and
+//! benchmarks' `baseline` (feature `baseline`) use exactly [`db_options`] and
 //! [`column_families`], so a benchmark that compares them compares the
 //! store's logic, not two configurations.
 

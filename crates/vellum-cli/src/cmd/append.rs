@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use bytes::Bytes;
+use vellum_client::batch::batches;
 use vellum_client::{Appended, Wait};
 
 use crate::exit::{CmdResult, Failure};
@@ -25,10 +26,6 @@ Exit status:
 const MAX_ENTRY: usize = 65_535;
 /// Largest standard input read.
 const MAX_STDIN: usize = 256 << 20;
-/// Entries per call, and bytes per call, kept under the server's defaults
-/// (4,096 entries, 8 MiB messages).
-const CALL_ENTRIES: usize = 1024;
-const CALL_BYTES: usize = 4 << 20;
 
 /// How long to wait, as the command line spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -243,27 +240,6 @@ fn lines(all: &[u8]) -> impl Iterator<Item = &[u8]> {
     body.split(|&b| b == b'\n').filter(move |_| !empty)
 }
 
-/// Splits entries into calls within the server's default limits.
-fn batches(entries: Vec<Bytes>) -> Vec<Vec<Bytes>> {
-    let mut out: Vec<Vec<Bytes>> = Vec::new();
-    let mut bytes = 0;
-    for e in entries {
-        let full = out
-            .last()
-            .is_none_or(|b| b.len() == CALL_ENTRIES || bytes + e.len() > CALL_BYTES);
-        if full {
-            out.push(Vec::new());
-            bytes = 0;
-        }
-        bytes += e.len();
-        // INVARIANT: a batch was pushed just above if there was none.
-        if let Some(b) = out.last_mut() {
-            b.push(e);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 mod tests {
@@ -278,22 +254,5 @@ mod tests {
         assert_eq!(l(b"a\n\nb"), [b"a".to_vec(), vec![], b"b".to_vec()]);
         assert_eq!(l(b"\n"), [Vec::<u8>::new()]);
         assert_eq!(l(b"a\r\n"), [b"a\r".to_vec()]);
-    }
-
-    #[test]
-    fn batches_respect_limits() {
-        let many: Vec<Bytes> = (0..2500).map(|i| Bytes::from(format!("{i}"))).collect();
-        let b = batches(many);
-        assert_eq!(
-            b.iter().map(Vec::len).collect::<Vec<_>>(),
-            [1024, 1024, 452]
-        );
-        let big: Vec<Bytes> = (0..200).map(|_| Bytes::from(vec![0u8; 60_000])).collect();
-        let b = batches(big);
-        assert!(
-            b.iter()
-                .all(|c| c.iter().map(Bytes::len).sum::<usize>() <= CALL_BYTES)
-        );
-        assert_eq!(b.iter().map(Vec::len).sum::<usize>(), 200);
     }
 }

@@ -7,14 +7,14 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use base64::Engine;
 use vellum_audit::{AuditError, AuditOptions, AuditReport};
-use vellum_note::policy::MAX_POLICY_SIZE;
-use vellum_note::{Policy, VerifierKey};
+use vellum_note::VerifierKey;
 
 use crate::exit::{CmdResult, Failure};
 use crate::input::{self, Source};
+use crate::remote;
 
 /// Exit statuses as this command uses them.
 const AUDIT_EXIT_HELP: &str = "\
@@ -85,7 +85,8 @@ pub struct Args {
 
 /// Runs `vellum audit`.
 pub fn run(args: Args) -> CmdResult {
-    let policy = trust_policy(&args.vkey, args.policy.as_ref())?;
+    // The --policy file (which must list --vkey), else "this log, no quorum".
+    let policy = remote::load_policy(Some(&args.vkey), args.policy.as_ref())?;
     let mut opts = AuditOptions::new(&args.url, policy);
     opts.log_key = Some(args.vkey.clone());
     opts.state = args.state.clone();
@@ -133,21 +134,6 @@ fn classify(e: AuditError, url: &str) -> Failure {
     } else {
         Failure::from(anyhow::Error::new(e).context("the audit did not finish"))
     }
-}
-
-/// The policy the checkpoint must satisfy: the `--policy` file (which must
-/// list `--vkey`), else "this log, no quorum".
-fn trust_policy(vkey: &VerifierKey, file: Option<&Source>) -> anyhow::Result<Policy> {
-    let Some(file) = file else {
-        return Policy::quorum_none(vkey.clone()).context("--vkey is not a log key");
-    };
-    let bytes = file.read(MAX_POLICY_SIZE)?;
-    let policy = Policy::parse_bytes(&bytes)
-        .with_context(|| format!("{file} is not a valid tlog-policy"))?;
-    if !policy.logs().iter().any(|l| l.key() == vkey) {
-        return Err(anyhow!("--vkey {vkey} is not one of the logs in {file}"));
-    }
-    Ok(policy)
 }
 
 /// What was verified, one fact per line.

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
-use vellum_log::LocalSigner;
 use vellum_note::{Checkpoint, Note};
+use vellum_server::LocalSigner;
 use vellum_server::grpc::signer::{SignerAddr, SignerService};
 use vellum_signer::CheckpointSigner;
 use vellum_signer::journal::{Journal, RecordKind};

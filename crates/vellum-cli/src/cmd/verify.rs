@@ -7,12 +7,12 @@
 use std::io::Write;
 
 use anyhow::{Context, anyhow};
-use vellum_note::policy::MAX_POLICY_SIZE;
 use vellum_note::tlog_proof::MAX_PROOF_SIZE;
 use vellum_note::{Policy, TlogProof, VerifiedProof, VerifierKey};
 
 use crate::exit::{CmdResult, Failure};
 use crate::input::{self, Source};
+use crate::remote;
 
 /// Exit statuses as this command uses them.
 const VERIFY_EXIT_HELP: &str = "\
@@ -76,7 +76,9 @@ pub fn run(args: Args) -> CmdResult {
     if args.entry == Source::Stdin && args.proof == Source::Stdin {
         return Err(anyhow!("the entry and the proof cannot both be read from stdin ('-')").into());
     }
-    let policy = trust_policy(args.vkey.as_ref(), args.policy.as_ref())?;
+    // The --policy file if given (which must then list --vkey, if given),
+    // else "this log, no quorum".
+    let policy = remote::load_policy(args.vkey.as_ref(), args.policy.as_ref())?;
     let proof_bytes = args.proof.read(MAX_PROOF_SIZE)?;
     let entry = args.entry.read(MAX_ENTRY_SIZE)?;
 
@@ -106,33 +108,6 @@ pub fn run(args: Args) -> CmdResult {
         .and_then(|()| stdout.flush())
         .context("cannot write to stdout")?;
     Ok(())
-}
-
-/// The policy the proof must satisfy: the `--policy` file if given (which
-/// must then list `--vkey`, if given), else "this log, no quorum".
-fn trust_policy(vkey: Option<&VerifierKey>, file: Option<&Source>) -> anyhow::Result<Policy> {
-    let Some(file) = file else {
-        // INVARIANT: clap's "trust" group requires --vkey or --policy.
-        let vkey = vkey.ok_or_else(|| anyhow!("give --vkey, --policy or both"))?;
-        return Policy::quorum_none(vkey.clone()).context("--vkey is not a log key");
-    };
-    let bytes = file.read(MAX_POLICY_SIZE)?;
-    let policy = Policy::parse_bytes(&bytes)
-        .with_context(|| format!("{file} is not a valid tlog-policy"))?;
-    if let Some(vkey) = vkey
-        && !policy.logs().iter().any(|l| l.key() == vkey)
-    {
-        let known: Vec<String> = policy.logs().iter().map(|l| l.key().to_string()).collect();
-        anyhow::bail!(
-            "--vkey {vkey} is not one of the logs in {file} (its logs: {})",
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
-        );
-    }
-    Ok(policy)
 }
 
 /// The details for `--verbose`, on stderr: stdout stays exactly `ok`.

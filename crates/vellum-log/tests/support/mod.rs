@@ -8,10 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use vellum_log::{LocalSigner, Log, LogConfig, StartupError};
+use vellum_log::{Log, LogConfig, StartupError};
 use vellum_note::{SigType, SignerKey, VerifierKey};
 use vellum_signer::CheckpointSigner;
 use vellum_store::LogStore;
+
+pub mod signer;
+
+pub use signer::TestSigner;
 
 pub const ORIGIN: &str = "example.com/vellum-log-test";
 
@@ -33,13 +37,13 @@ impl Fixture {
 
     /// A signer on this fixture's journal (reopened each time, as after a
     /// restart).
-    pub fn signer(&self) -> Arc<LocalSigner> {
+    pub fn signer(&self) -> Arc<TestSigner> {
         self.signer_at(&self.dir.path().join("signer"))
     }
 
-    pub fn signer_at(&self, journal: &Path) -> Arc<LocalSigner> {
+    pub fn signer_at(&self, journal: &Path) -> Arc<TestSigner> {
         let key = SignerKey::parse(&self.key_text).unwrap();
-        Arc::new(LocalSigner::new(
+        Arc::new(TestSigner::new(
             CheckpointSigner::open(key, journal).unwrap(),
         ))
     }

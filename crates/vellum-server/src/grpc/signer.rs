@@ -15,10 +15,12 @@ use hyper_util::rt::TokioIo;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint, Uri};
 use tonic::{Code, Request, Response, Status};
-use vellum_log::{BoxFuture, LocalSigner, SignError, Signer};
+use vellum_log::{BoxFuture, SignError, Signer};
 use vellum_merkle::{Hash, TreeSize};
 use vellum_note::VerifierKey;
 use vellum_proto::v1 as pb;
+
+use crate::local_signer::LocalSigner;
 
 const SIGNED_SIZE: &str = "x-vellum-signed-size";
 
