@@ -57,6 +57,8 @@ enum Command {
     Audit(cmd::audit::Args),
     Watch(cmd::watch::Args),
     Fsck(cmd::fsck::Args),
+    Recover(cmd::recover::Args),
+    Doctor(cmd::doctor::Args),
     Token(cmd::token::Args),
 }
 
@@ -77,6 +79,8 @@ fn main() -> ExitCode {
         Command::Audit(args) => cmd::audit::run(args),
         Command::Watch(args) => cmd::watch::run(args),
         Command::Fsck(args) => cmd::fsck::run(args),
+        Command::Recover(args) => cmd::recover::run(args),
+        Command::Doctor(args) => cmd::doctor::run(args),
         Command::Token(args) => cmd::token::run(args),
     })
 }

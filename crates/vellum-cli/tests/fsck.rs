@@ -38,15 +38,14 @@ fn make_log(data: &Path) {
         .build()
         .unwrap();
     rt.block_on(async {
-        let layout = Layout {
-            data: data.to_owned(),
-        };
+        let layout = Layout::new(data);
         let (key, _) = embedded::load_or_create_key(&layout, None, Some(ORIGIN)).unwrap();
         let (log, _) = embedded::open_log(
             &layout,
             key,
             LogConfig::new(ORIGIN),
             &StoreOptions::default(),
+            None,
             None,
         )
         .await
@@ -78,7 +77,9 @@ fn fsck(data: &Path) -> std::process::Output {
 
 /// Records in the signer's journal: what it has signed (and refused).
 fn journal_records(data: &Path) -> usize {
-    Journal::read_all(&data.join("signer")).unwrap().len()
+    Journal::read_all(&Layout::new(data).signer())
+        .unwrap()
+        .len()
 }
 
 /// How many checkpoints the store holds, counted through the store itself.
@@ -108,6 +109,9 @@ fn damaged(
 ) -> std::path::PathBuf {
     let data = dir.join(name);
     copy_dir(clean, &data);
+    // The signer's memory lives beside the data folder: the copy is of the
+    // whole deployment.
+    copy_dir(&Layout::new(clean).signer(), &Layout::new(&data).signer());
     flip_byte(&data.join("log"), record, offset, 0x01).unwrap();
     data
 }

@@ -65,8 +65,9 @@ async fn state_advances_through_proofs_and_survives_reopening() {
     // Reopened, it is the same checkpoint, verified again.
     let reopened = TrustedState::open(&path, &trust).unwrap();
     assert_eq!(reopened.checkpoint(), state.checkpoint());
-    // No stray temporary file.
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    // No stray temporary file: the state, the data folder and the signer's
+    // memory beside it.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
 
     // A state file that another key signed, or that is damaged, is refused.
     let other = SignerKey::generate(&server.running.origin, SigType::Ed25519).unwrap();
@@ -193,8 +194,13 @@ async fn rolled_back_log_is_detected_with_evidence() {
             .unwrap();
         server.stop().await;
     }
-    // A backup at size 5, taken while the log was stopped.
+    // A backup of the whole machine at size 5 (the data and the signer's
+    // memory beside it), taken while the log was stopped.
     copy_dir(&live, &old_copy);
+    copy_dir(
+        &vellum_server::embedded::Layout::new(&live).signer(),
+        &vellum_server::embedded::Layout::new(&old_copy).signer(),
+    );
 
     let path = dir.path().join("state");
     let mut state = TrustedState::open(&path, &trust).unwrap();
@@ -210,8 +216,9 @@ async fn rolled_back_log_is_detected_with_evidence() {
         server.stop().await;
     }
 
-    // The operator restores the backup: the log starts (its signer journal
-    // was restored with it), and serves the size-5 checkpoint again.
+    // The operator restores the whole machine: the log starts (no witness
+    // or export remembers more; its signer's memory was restored with it),
+    // and serves the size-5 checkpoint again.
     let server = serve(&old_copy, None).await;
     let client = Client::connect(&server.url, trust.clone()).await.unwrap();
     assert_eq!(client.checkpoint().await.unwrap().size().get(), 5);

@@ -86,7 +86,8 @@ pub enum StartupError {
         "the signer remembers signing a tree of size {signed}, but the store holds only {stored} \
          entries: the store is an older copy of the data than what was signed (a restored \
          backup?). Refusing to start: continuing would sign a different tree of a size the \
-         signer already signed (a fork). Put back the newest copy of the store"
+         signer already signed (a fork). Put back the newest copy of the store, or fetch what \
+         is missing from a tiles export with `vellum recover --from-tiles`"
     )]
     StoreBehindSigner {
         /// The size the signer signed.
@@ -97,13 +98,45 @@ pub enum StartupError {
     /// The store holds a checkpoint newer than anything the signer remembers.
     #[error(
         "the store holds a checkpoint of size {stored}, but the signer's last signed size is \
-         {signed}: the signer has lost its state (or is another signer). Refusing to run"
+         {signed}: the signer has lost its state (or is another signer). Refusing to run. If \
+         the data was restored onto a new machine on purpose, `vellum recover` checks it \
+         against the witnesses and publications and lets the signer adopt it"
     )]
     SignerBehindStore {
         /// The signer's last signed size (0 if none).
         signed: u64,
         /// The largest checkpoint size in the store.
         stored: u64,
+    },
+    /// A witness has cosigned a larger tree of this log than the store holds:
+    /// the data (and the signer's memory with it) is an older copy.
+    #[error(
+        "witness {witness} has cosigned a tree of size {witness_size} for this log, but the \
+         store holds a signed tree of only size {size}: the data is an older copy than what \
+         was published (a restored backup?). Refusing to start: continuing would sign a \
+         different tree of a size the witness already cosigned (a fork). Put back the newest \
+         copy of the data, or fetch what is missing with `vellum recover --from-tiles`"
+    )]
+    WitnessAhead {
+        /// The witness's name.
+        witness: String,
+        /// The size the witness cosigned.
+        witness_size: u64,
+        /// The size of the store's latest signed checkpoint.
+        size: u64,
+    },
+    /// A witness has cosigned another tree of the same size: the stored
+    /// history is not the one that was published.
+    #[error(
+        "witness {witness} has cosigned a different tree of size {size} than the one in the \
+         store: the stored history is not the one this log published (a fork). Refusing to \
+         start"
+    )]
+    WitnessForked {
+        /// The witness's name.
+        witness: String,
+        /// The size both hold.
+        size: u64,
     },
     /// A stored or signer-held checkpoint does not verify with the log key.
     #[error("checkpoint does not verify with the log key: {0}")]

@@ -20,6 +20,7 @@ pub mod fsck;
 pub mod integrate;
 pub mod latency;
 mod log;
+pub mod memory;
 pub mod publisher;
 pub mod reader;
 pub mod sequencer;

@@ -195,6 +195,11 @@ impl Log {
             ));
         }
         let rec = startup::recover(&store, &*signer, &log_key).await?;
+        // Before anything new is signed: a witness that remembers a larger
+        // tree means the data (and the signer's memory) went back in time.
+        if let (Some(w), Some(p)) = (&witnessing, &rec.published) {
+            crate::memory::check_witnesses(w, &p.note, p.size).await?;
+        }
         tracing::info!(
             size = rec.head.size.get(),
             root = %rec.head.root,

@@ -1,17 +1,25 @@
-//! The embedded deployment: one data folder holding the RocksDB store, the
-//! signer's journal and (by default) the log key.
+//! The embedded deployment: one data folder holding the RocksDB store and
+//! (by default) the log key, and beside it the signer's memory.
 //!
 //! ```text
-//! <data>/log/       RocksDB: entries, nodes, dedup, checkpoints
-//! <data>/signer/    the signer's journal (its memory of what it signed)
-//! <data>/log.key    the private key, mode 0600 (unless --key names another)
-//! <data>/log.vkey   the public verifier key, for clients
+//! <data>/log/         RocksDB: entries, nodes, dedup, checkpoints
+//! <data>/log.key      the private key, mode 0600 (unless --key names another)
+//! <data>/log.vkey     the public verifier key, for clients
+//! <data>.signer/      the signer's journal (its memory of what it signed),
+//!                     mode 0700 (unless --signer-state names another folder)
 //! ```
 //!
-//! The signer's journal sits beside the store so that the embedded default
-//! is one folder to back up; a restored backup of the *store alone* is then
-//! caught at start-up. Restoring the whole folder rewinds both, which only
-//! witnesses (other parties) can catch: production runs the signer apart.
+//! The signer's journal lives *outside* the data folder on purpose: a
+//! restored backup of the data folder does not bring an old journal back
+//! with it, so the signer still remembers the newest tree it signed, and the
+//! start is refused ([`vellum_log::StartupError::StoreBehindSigner`]) instead
+//! of a new history being signed over sizes already signed. Back up the data
+//! folder; do not restore the signer's folder over a newer one. A deliberate
+//! restore onto a new machine goes through `vellum recover` (see
+//! [`crate::recover`]).
+//!
+//! Older versions kept the journal at `<data>/signer`; the first start of
+//! this version moves it to `<data>.signer` (one `rename`, logged).
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
@@ -69,6 +77,34 @@ pub enum DeployError {
     /// The log refused to start.
     #[error(transparent)]
     Startup(#[from] StartupError),
+    /// The signer's memory was put where a restore of the data rewinds it.
+    #[error(
+        "the signer's state folder {state} is inside the data folder {data}: a restored backup \
+         of the data would rewind the signer's memory with it and the log could sign over \
+         sizes it already signed. Keep it outside (the default is <data>.signer)"
+    )]
+    SignerStateInsideData {
+        /// The signer's folder.
+        state: PathBuf,
+        /// The data folder.
+        data: PathBuf,
+    },
+    /// The old journal could not be moved out of the data folder.
+    #[error(
+        "cannot move the signer's journal from {from} to {to}: {source}. Move it by hand (or \
+         name its place with --signer-state) and start again"
+    )]
+    MoveSignerState {
+        /// The old place.
+        from: PathBuf,
+        /// The new place.
+        to: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A publication of this log remembers more than the store holds.
+    #[error(transparent)]
+    Memory(#[from] crate::memory::MemoryError),
 }
 
 /// Where an embedded deployment keeps its data.
@@ -76,15 +112,39 @@ pub enum DeployError {
 pub struct Layout {
     /// The data folder.
     pub data: PathBuf,
+    /// The signer's journal folder, if not the default `<data>.signer`.
+    pub signer_state: Option<PathBuf>,
 }
 
 impl Layout {
+    /// The layout of data folder `data`, with the signer's memory in its
+    /// default place.
+    pub fn new(data: impl Into<PathBuf>) -> Layout {
+        Layout {
+            data: data.into(),
+            signer_state: None,
+        }
+    }
+
     /// The RocksDB folder.
     pub fn store(&self) -> PathBuf {
         self.data.join("log")
     }
-    /// The signer journal folder.
+    /// The signer journal folder: `--signer-state`, else `<data>.signer`
+    /// beside the data folder (`vellum-data` -> `vellum-data.signer`).
     pub fn signer(&self) -> PathBuf {
+        if let Some(s) = &self.signer_state {
+            return s.clone();
+        }
+        // `data/` and `data` name the same folder; "." is the current one.
+        let data = std::path::absolute(&self.data).unwrap_or_else(|_| self.data.clone());
+        let data: PathBuf = data.components().collect();
+        let mut name = data.as_os_str().to_owned();
+        name.push(".signer");
+        PathBuf::from(name)
+    }
+    /// Where versions before the signer's memory moved out kept it.
+    pub fn old_signer(&self) -> PathBuf {
         self.data.join("signer")
     }
     /// The default key file.
@@ -95,6 +155,108 @@ impl Layout {
     pub fn vkey(&self) -> PathBuf {
         self.data.join("log.vkey")
     }
+}
+
+/// Whether `inner` is `outer` or inside it (both made absolute, and
+/// resolved through symbolic links where they exist).
+pub fn is_inside(inner: &Path, outer: &Path) -> bool {
+    let resolve = |p: &Path| -> PathBuf {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        // Resolve the longest existing ancestor, keep the rest as written.
+        let mut existing = abs.clone();
+        let mut rest = Vec::new();
+        loop {
+            if let Ok(real) = fs::canonicalize(&existing) {
+                let mut out = real;
+                for part in rest.iter().rev() {
+                    out.push(part);
+                }
+                return out;
+            }
+            match (
+                existing.file_name().map(ToOwned::to_owned),
+                existing.parent(),
+            ) {
+                (Some(name), Some(parent)) => {
+                    rest.push(name);
+                    existing = parent.to_path_buf();
+                }
+                _ => return abs.components().collect(),
+            }
+        }
+    };
+    resolve(inner).starts_with(resolve(outer))
+}
+
+/// Prepares the signer's memory folder: refuses one inside the data folder
+/// (a restore would rewind it with the data), moves a journal left at the
+/// old place `<data>/signer` to it, and creates it with mode 0700.
+///
+/// # Errors
+///
+/// [`DeployError::SignerStateInsideData`], [`DeployError::DataDir`].
+pub fn prepare_signer_state(layout: &Layout) -> Result<PathBuf, DeployError> {
+    let state = layout.signer();
+    if is_inside(&state, &layout.data) {
+        return Err(DeployError::SignerStateInsideData {
+            state,
+            data: layout.data.clone(),
+        });
+    }
+    let old = layout.old_signer();
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DeployError::DataDir { path, source }
+    };
+    let state_empty = match fs::read_dir(&state) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => return Err(io(&state)(e)),
+    };
+    if old.is_dir() {
+        if state_empty {
+            // One rename: the journal is either at the old place or at the
+            // new one, never half moved.
+            if state.exists() {
+                fs::remove_dir(&state).map_err(io(&state))?;
+            }
+            fs::rename(&old, &state).map_err(|source| DeployError::MoveSignerState {
+                from: old.clone(),
+                to: state.clone(),
+                source,
+            })?;
+            sync_parent(&state).map_err(io(&state))?;
+            sync_parent(&old).map_err(io(&old))?;
+            tracing::warn!(
+                from = %old.display(),
+                to = %state.display(),
+                "moved the signer's journal out of the data folder, so that a restored backup \
+                 of the data cannot rewind it"
+            );
+        } else {
+            tracing::warn!(
+                stale = %old.display(),
+                used = %state.display(),
+                "the data folder holds a signer journal from before it moved out (a restored \
+                 old backup?); it is ignored: the signer's memory is the one outside"
+            );
+        }
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&state)
+        .map_err(io(&state))?;
+    Ok(state)
+}
+
+/// Makes a rename or creation in `path`'s parent durable.
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    fs::File::open(parent)?.sync_all()
 }
 
 /// The key of an embedded log: `key` if given, else `<data>/log.key`,
@@ -162,7 +324,8 @@ fn random_origin() -> String {
 }
 
 /// Opens the store, the in-process signer and the log of an embedded
-/// deployment.
+/// deployment; `export` is the tiles export folder, if the log has one,
+/// checked as the log's memory before the log opens.
 ///
 /// # Errors
 ///
@@ -173,12 +336,11 @@ pub async fn open_log(
     config: LogConfig,
     store_options: &StoreOptions,
     witnessing: Option<Witnessing>,
+    export: Option<&Path>,
 ) -> Result<(Log, VerifierKey), DeployError> {
     let vkey = key.verifier();
-    let signer: Arc<dyn Signer> = Arc::new(LocalSigner::new(CheckpointSigner::open(
-        key,
-        &layout.signer(),
-    )?));
+    let state = prepare_signer_state(layout)?;
+    let signer: Arc<dyn Signer> = Arc::new(LocalSigner::new(CheckpointSigner::open(key, &state)?));
     let log = open_with_signer(
         layout,
         signer,
@@ -186,6 +348,7 @@ pub async fn open_log(
         config,
         store_options,
         witnessing,
+        export,
     )
     .await?;
     Ok((log, vkey))
@@ -203,6 +366,7 @@ pub async fn open_with_signer(
     config: LogConfig,
     store_options: &StoreOptions,
     witnessing: Option<Witnessing>,
+    export: Option<&Path>,
 ) -> Result<Log, DeployError> {
     fs::DirBuilder::new()
         .recursive(true)
@@ -218,6 +382,11 @@ pub async fn open_with_signer(
         source,
     })?;
     let store: Arc<dyn LogStore> = Arc::new(RocksStore::open(&layout.store(), store_options)?);
+    // Before the log opens (and may sign): a publication that remembers a
+    // larger or another tree means the data went back in time.
+    if let Some(out) = export {
+        crate::memory::check_export(&*store, out, &vkey)?;
+    }
     Ok(Log::open_witnessed(store, signer, vkey, config, witnessing).await?)
 }
 

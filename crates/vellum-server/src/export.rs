@@ -186,9 +186,7 @@ pub fn export_data_dir(
     out: &Path,
     check_all: bool,
 ) -> Result<ExportReport, ExportError> {
-    let layout = Layout {
-        data: data.to_path_buf(),
-    };
+    let layout = Layout::new(data);
     // Each node is read once: a cache would only hold what was read.
     let options = StoreOptions {
         create_if_missing: false,

@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod doctor;
 pub mod embedded;
 pub mod export;
 pub mod gate;
@@ -24,7 +25,9 @@ pub mod grpc;
 pub mod http;
 pub mod limits;
 pub mod local_signer;
+pub mod memory;
 pub mod net;
+pub mod recover;
 pub mod run;
 pub mod status;
 pub mod tls;

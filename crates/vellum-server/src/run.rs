@@ -79,6 +79,9 @@ pub struct ServeOptions {
     pub origin: Option<String>,
     /// The key file, if not `<data>/log.key`.
     pub key: Option<PathBuf>,
+    /// The embedded signer's memory (its journal), if not `<data>.signer`;
+    /// never inside the data folder (see [`crate::embedded`]).
+    pub signer_state: Option<PathBuf>,
     /// Log limits and pool settings.
     pub tuning: Tuning,
     /// Network limits.
@@ -122,6 +125,7 @@ impl ServeOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 6962)),
             origin: None,
             key: None,
+            signer_state: None,
             tuning: Tuning::default(),
             limits: Limits::default(),
             store: StoreOptions::default(),
@@ -282,7 +286,9 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         .map(|p| Access::new(p, stats.access.clone()));
     let layout = Layout {
         data: opts.data.clone(),
+        signer_state: opts.signer_state.clone(),
     };
+    let export_folder = opts.export.as_ref().map(|e| e.out.as_path());
     let witnessing = match &opts.witness_policy {
         None => None,
         Some(p) => Some(
@@ -319,7 +325,8 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
             let mut config = LogConfig::new(key.name());
             opts.tuning.apply(&mut config);
             let (log, vkey) =
-                embedded::open_log(&layout, key, config, &opts.store, witnessing).await?;
+                embedded::open_log(&layout, key, config, &opts.store, witnessing, export_folder)
+                    .await?;
             (log, vkey, new_key)
         }
         Some(addr) => {
@@ -358,6 +365,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
                 config,
                 &opts.store,
                 witnessing,
+                export_folder,
             )
             .await?;
             (log, vkey, false)

@@ -48,6 +48,10 @@ pub enum RecordKind {
     Signed = 1,
     /// A request the signer refused: the payload is a UTF-8 description.
     Refused = 2,
+    /// An operator's recovery (`vellum recover`): the payload is a UTF-8
+    /// description (the reason given, what was adopted and why it was
+    /// safe). It is always followed by the `Signed` record it adopted.
+    Recovered = 3,
 }
 
 /// A journal record.
@@ -396,6 +400,7 @@ fn scan_segment(dir: &Path, n: u64) -> Result<Scan, JournalError> {
         let kind = match bytes[pos + 4] {
             1 => RecordKind::Signed,
             2 => RecordKind::Refused,
+            3 => RecordKind::Recovered,
             _ => return Err(corrupt(pos, "unknown record kind")),
         };
         let payload = bytes[pos + 5..body_end].to_vec();

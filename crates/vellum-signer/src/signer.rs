@@ -225,6 +225,96 @@ impl CheckpointSigner {
         }
     }
 
+    /// Adopts `note`, a checkpoint signed with this signer's own key that its
+    /// journal does not hold (the journal was lost or is older: a restore
+    /// onto a new machine), as its last signed checkpoint. This is the
+    /// operator's explicit recovery path (`vellum recover`), never an
+    /// automatic one; the caller has checked that the store holds that tree
+    /// and that no witness or publication remembers a larger one.
+    ///
+    /// The rules of [`CheckpointSigner::sign`] still hold: the adopted tree
+    /// must extend what this journal signed (`proof` proves it from that
+    /// size), so adoption can only move the signer's memory forward. The
+    /// journal records a [`RecordKind::Recovered`] record with `reason`,
+    /// then the adopted checkpoint, each durable before this returns.
+    /// Adopting the last signed checkpoint again changes nothing and
+    /// returns `Ok(false)`.
+    ///
+    /// # Errors
+    ///
+    /// [`SignerError::Malformed`] for a note that does not verify with this
+    /// key, [`SignerError::Shrink`], [`SignerError::Fork`] or
+    /// [`SignerError::BadProof`] for one that does not extend the journal,
+    /// a journal failure.
+    pub fn adopt(
+        &mut self,
+        note: &[u8],
+        proof: &[Hash],
+        reason: &str,
+    ) -> Result<bool, SignerError> {
+        if self.stopped {
+            return Err(SignerError::Stopped);
+        }
+        let opened = SignedCheckpoint::open(note, &self.key.verifier(), &[]).map_err(|e| {
+            SignerError::Malformed(format!("the checkpoint to adopt is not this log's: {e}"))
+        })?;
+        let cp = opened.checkpoint().clone();
+        if let Some(last) = &self.last {
+            let (last_size, last_root) = (last.checkpoint.size(), last.checkpoint.root());
+            if cp.size() < last_size {
+                return Err(SignerError::Shrink {
+                    signed: last_size.get(),
+                    requested: cp.size().get(),
+                });
+            }
+            if cp.size() == last_size {
+                if cp.root() != last_root {
+                    return Err(SignerError::Fork {
+                        size: last_size.get(),
+                        signed: last_root,
+                        requested: cp.root(),
+                    });
+                }
+                return Ok(false);
+            }
+            verify_consistency(last_size, &last_root, cp.size(), &cp.root(), proof).map_err(
+                |source| SignerError::BadProof {
+                    from: last_size.get(),
+                    source,
+                },
+            )?;
+        }
+        // Ed25519 signatures are deterministic: signing the verified text
+        // again gives the log's own signature line of `note`, without the
+        // witnesses' cosignatures a stored copy may carry.
+        let own = sign_note(opened.note().text(), &[&self.key])
+            .map_err(|e: NoteError| SignerError::Malformed(e.to_string()))?;
+        let record = format!(
+            "adopted checkpoint of size {} root {} (was {}): {reason}",
+            cp.size().get(),
+            cp.root(),
+            self.last.as_ref().map_or_else(
+                || "nothing signed".to_owned(),
+                |l| format!("size {}", l.checkpoint.size().get())
+            ),
+        );
+        for (kind, payload) in [
+            (RecordKind::Recovered, record.as_bytes()),
+            (RecordKind::Signed, own.as_bytes()),
+        ] {
+            if let Err(e) = self.journal.append(kind, payload) {
+                self.stopped = true;
+                return Err(e.into());
+            }
+        }
+        tracing::warn!(size = cp.size().get(), root = %cp.root(), reason, "signer adopted a checkpoint (recovery)");
+        self.last = Some(LastSigned {
+            checkpoint: cp,
+            note: own.into_bytes(),
+        });
+        Ok(true)
+    }
+
     /// Checks a request; `Ok(Some(note))` when it asks for the last signed
     /// checkpoint again, `Ok(None)` when it may be signed.
     fn check(

@@ -234,3 +234,66 @@ fn concurrent_requests_cannot_sign_two_roots_for_one_size() {
         .collect();
     assert_eq!(at20.len(), 1, "exactly one root signed for size 20");
 }
+
+#[test]
+fn adoption_only_moves_the_signers_memory_forward_and_is_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key();
+    let tree = Tree::new(entries("e", 50));
+    // Notes this key signed elsewhere (the journal that was lost).
+    let note = |n: u64| vellum_note::sign_note(&tree.text(n), &[&k]).unwrap();
+    let mut s =
+        CheckpointSigner::open(SignerKey::parse(&k.to_text()).unwrap(), dir.path()).unwrap();
+    s.sign(&tree.text(10), size(0), &[]).unwrap();
+
+    // Forward, proven from what it remembers: adopted and recorded.
+    assert!(
+        s.adopt(
+            note(30).as_bytes(),
+            &tree.proof(10, 30),
+            "restored on host b"
+        )
+        .unwrap()
+    );
+    assert_eq!(s.last_signed().unwrap().checkpoint.size(), size(30));
+    // The same again changes nothing.
+    assert!(!s.adopt(note(30).as_bytes(), &[], "again").unwrap());
+    // Back, or unproven, or another key's: refused, nothing recorded.
+    assert!(matches!(
+        s.adopt(note(20).as_bytes(), &[], "back"),
+        Err(SignerError::Shrink { .. })
+    ));
+    assert!(matches!(
+        s.adopt(note(40).as_bytes(), &tree.proof(10, 40), "wrong proof"),
+        Err(SignerError::BadProof { .. })
+    ));
+    let stranger = vellum_note::sign_note(&tree.text(40), &[&key()]).unwrap();
+    assert!(matches!(
+        s.adopt(stranger.as_bytes(), &tree.proof(30, 40), "stranger"),
+        Err(SignerError::Malformed(_))
+    ));
+    let other = Tree::new(entries("fork", 30));
+    let forked = vellum_note::sign_note(&other.text(30), &[&k]).unwrap();
+    assert!(matches!(
+        s.adopt(forked.as_bytes(), &[], "fork"),
+        Err(SignerError::Fork { .. })
+    ));
+
+    drop(s);
+    let records = Journal::read_all(dir.path()).unwrap();
+    let kinds: Vec<_> = records.iter().map(|r| r.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            RecordKind::Signed,
+            RecordKind::Recovered,
+            RecordKind::Signed
+        ]
+    );
+    assert!(String::from_utf8_lossy(&records[1].payload).contains("restored on host b"));
+    // Re-opened, the signer remembers the adopted tree and extends it.
+    let mut s = CheckpointSigner::open(k, dir.path()).unwrap();
+    assert_eq!(s.last_signed().unwrap().checkpoint.size(), size(30));
+    s.sign(&tree.text(50), size(30), &tree.proof(30, 50))
+        .unwrap();
+}

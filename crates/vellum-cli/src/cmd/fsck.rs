@@ -56,7 +56,7 @@ pub struct Args {
 
 /// Runs `vellum fsck`.
 pub fn run(args: Args) -> CmdResult {
-    let layout = Layout { data: args.data };
+    let layout = Layout::new(args.data);
     if !layout.store().is_dir() {
         return Err(anyhow!(
             "{} holds no log store (expected {})",

@@ -28,11 +28,14 @@ Exit status:
 #[command(
     about = "Run a log: RocksDB in a data folder, gRPC on loopback",
     long_about = "Run a Vellum log until Ctrl-C or SIGTERM.\n\n\
-        The data folder holds the store (<data>/log), the signer's journal \
-        (<data>/signer), the private key (<data>/log.key, mode 0600, created on \
-        first start unless --key names one) and the public key (<data>/log.vkey). \
-        Back up the whole folder; restoring an old copy is detected by clients \
-        that keep a trusted checkpoint and by witnesses.\n\n\
+        The data folder holds the store (<data>/log), the private key \
+        (<data>/log.key, mode 0600, created on first start unless --key names one) \
+        and the public key (<data>/log.vkey). The signer's memory of what it signed \
+        lives beside it, in <data>.signer (mode 0700; --signer-state), so that a \
+        restored old copy of the data folder is refused at start instead of being \
+        signed over. Witnesses (--witness-policy) and a tiles export (--export) are \
+        checked at start too. After a restore that was meant, see `vellum recover`; \
+        `vellum doctor` reports what in a configuration makes rollbacks possible.\n\n\
         Without TLS (--tls-cert, --tls-key) and authentication (--auth) the \
         log listens on loopback only; --insecure-remote lifts that (never in \
         production).\n\n\
@@ -44,6 +47,13 @@ Exit status:
     after_help = SERVE_EXIT_HELP,
 )]
 pub struct Args {
+    #[command(flatten)]
+    flags: Flags,
+}
+
+/// The flags that describe a serving log (shared with `vellum doctor`).
+#[derive(Debug, clap::Args)]
+pub struct Flags {
     /// The data folder (created if missing).
     #[arg(long, value_name = "DIR", default_value = "vellum-data")]
     data: PathBuf,
@@ -60,6 +70,12 @@ pub struct Args {
     /// The private key file, instead of <data>/log.key (must exist, mode 0600).
     #[arg(long, value_name = "KEYFILE")]
     key: Option<PathBuf>,
+
+    /// The embedded signer's memory (its journal of what it signed), instead
+    /// of <data>.signer. Never inside the data folder: a restored backup of
+    /// the data would rewind it.
+    #[arg(long, value_name = "DIR", env = "VELLUM_SIGNER_STATE")]
+    signer_state: Option<PathBuf>,
 
     /// Listen beyond loopback without TLS or authentication: anyone who can
     /// reach the port can append. Never in production.
@@ -234,13 +250,15 @@ impl TlsAccess {
     }
 }
 
-impl Args {
-    fn options(&self) -> anyhow::Result<ServeOptions> {
+impl Flags {
+    /// The server options these flags describe.
+    pub(crate) fn options(&self) -> anyhow::Result<ServeOptions> {
         let mut o = ServeOptions::embedded();
         o.data = self.data.clone();
         o.listen = self.listen;
         o.origin = self.origin.clone();
         o.key = self.key.clone();
+        o.signer_state = self.signer_state.clone();
         o.insecure_remote = self.insecure_remote;
         o.signer = self.signer.clone();
         o.vkey = self.vkey.clone();
@@ -296,13 +314,20 @@ pub fn run(args: Args) -> CmdResult {
 }
 
 async fn serve(args: Args) -> CmdResult {
-    let opts = args.options()?;
+    let opts = args.flags.options()?;
     // Listen for signals before anything can be sent one: a SIGTERM right
     // after the banner must stop the log cleanly, not kill it.
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let running = vellum_server::start(opts.clone()).await?;
     banner(&running, &opts);
+    // What `vellum doctor` would say, once the log is up (the listeners'
+    // safety was already enforced by start: not repeated here).
+    for f in vellum_server::doctor::doctor(&opts) {
+        if f.severity != vellum_server::doctor::Severity::Ok && f.check != "listeners" {
+            tracing::warn!(check = f.check, "{}", f.message);
+        }
+    }
     let stop = async move {
         let name = tokio::select! {
             _ = term.recv() => "SIGTERM",
@@ -353,6 +378,11 @@ fn banner(running: &Running, opts: &ServeOptions) {
     eprintln!("  data:  {}", data.display());
     if opts.signer.is_none() {
         eprintln!("  key:   {} ({key_note})", key.display());
+        let layout = vellum_server::embedded::Layout {
+            data: opts.data.clone(),
+            signer_state: opts.signer_state.clone(),
+        };
+        eprintln!("  signer memory: {}", layout.signer().display());
     }
     eprintln!("  stop:  Ctrl-C or SIGTERM");
 }

@@ -118,7 +118,8 @@ pub fn run(args: Args) -> CmdResult {
     })
 }
 
-/// One line per journal record: `signed <size> <root>` or `refused <reason>`.
+/// One line per journal record: `signed <size> <root>`, `refused <reason>`
+/// or `recovered <what and why>`.
 fn list(dir: &std::path::Path) -> CmdResult {
     let records = Journal::read_all(dir)
         .with_context(|| format!("cannot read the signer journal in {}", dir.display()))?;
@@ -136,6 +137,10 @@ fn list(dir: &std::path::Path) -> CmdResult {
             RecordKind::Refused => {
                 let text = String::from_utf8_lossy(&r.payload);
                 println!("refused {}", text.lines().next().unwrap_or(""));
+            }
+            RecordKind::Recovered => {
+                let text = String::from_utf8_lossy(&r.payload);
+                println!("recovered {}", text.lines().next().unwrap_or(""));
             }
         }
     }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // Each test file uses a part of this module.
 
+pub mod daemon;
 pub mod server;
 
 use std::ffi::OsStr;

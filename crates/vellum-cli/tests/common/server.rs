@@ -1,6 +1,7 @@
 //! A `vellum serve` child process on a data folder, for tests that stop it
 //! cleanly, kill it, or expect it to refuse to start.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -24,9 +25,14 @@ pub enum Started {
 }
 
 fn spawn(data: &Path, origin: &str) -> (Child, mpsc::Receiver<String>) {
+    spawn_with(data, &["--origin".as_ref(), origin.as_ref()])
+}
+
+fn spawn_with(data: &Path, extra: &[&OsStr]) -> (Child, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vellum"))
         .args(["serve".as_ref(), "--data".as_ref(), data.as_os_str()])
-        .args(["--listen", "127.0.0.1:0", "--origin", origin])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
         .env("VELLUM_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -62,7 +68,13 @@ pub fn start_and_kill(data: &Path, origin: &str, delay: Duration) -> Option<Exit
 /// Starts `vellum serve --data <data> --listen 127.0.0.1:0 --origin <origin>`
 /// and waits for its banner, or for it to exit.
 pub fn start(data: &Path, origin: &str) -> Started {
-    let (mut child, lines) = spawn(data, origin);
+    start_with(data, &["--origin".as_ref(), origin.as_ref()])
+}
+
+/// Starts `vellum serve --data <data> --listen 127.0.0.1:0 <extra...>` and
+/// waits for its banner, or for it to exit.
+pub fn start_with(data: &Path, extra: &[&OsStr]) -> Started {
+    let (mut child, lines) = spawn_with(data, extra);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen = String::new();
     let (mut url, mut vkey) = (None, None);
@@ -110,6 +122,15 @@ pub fn start(data: &Path, origin: &str) -> Started {
 #[track_caller]
 pub fn start_ok(data: &Path, origin: &str) -> Server {
     match start(data, origin) {
+        Started::Up(s) => s,
+        Started::Refused(status, err) => panic!("vellum serve refused to start ({status}):\n{err}"),
+    }
+}
+
+/// As [`start_with`], failing the test if the server refuses.
+#[track_caller]
+pub fn start_ok_with(data: &Path, extra: &[&OsStr]) -> Server {
+    match start_with(data, extra) {
         Started::Up(s) => s,
         Started::Refused(status, err) => panic!("vellum serve refused to start ({status}):\n{err}"),
     }
