@@ -1,7 +1,6 @@
 // size: being split (issue 11)
 //! The log handle: admission, appends with their wait levels, and reads.
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
@@ -9,8 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::{Semaphore, oneshot, watch};
-use vellum_merkle::proof::plan_inclusion;
-use vellum_merkle::{Hash, LeafIndex, NodeId, TreeSize, leaf_hash};
+use vellum_merkle::{Hash, LeafIndex, TreeSize, leaf_hash};
 use vellum_note::VerifierKey;
 use vellum_store::{LogStore, StoreError, TreeHead};
 
@@ -398,11 +396,12 @@ impl Log {
         // way, which a profile at 10k appends/s showed as a top cost).
         // Large calls read on the blocking pool.
         let proofs = if indices.len() <= INLINE_PROOFS {
-            inclusion_many(&*store, &indices, size)?
+            reader::inclusion_many(&*store, &indices, size).map_err(store_err)?
         } else {
-            tokio::task::spawn_blocking(move || inclusion_many(&*store, &indices, size))
+            tokio::task::spawn_blocking(move || reader::inclusion_many(&*store, &indices, size))
                 .await
-                .map_err(|e| LogError::Internal(e.to_string()))??
+                .map_err(|e| LogError::Internal(e.to_string()))?
+                .map_err(store_err)?
         };
         Ok(Appended {
             results,
@@ -738,33 +737,4 @@ fn describe(results: &[Assigned]) -> String {
         (Some(a), _) => format!("index {}", a.index),
         _ => "no index".into(),
     }
-}
-
-/// Inclusion proofs of many leaves at one size, reading each needed node
-/// once: proofs of entries of the same round share most of their nodes.
-pub(crate) fn inclusion_many(
-    store: &dyn LogStore,
-    indices: &[LeafIndex],
-    size: TreeSize,
-) -> Result<Vec<Vec<Hash>>, LogError> {
-    let plans = indices
-        .iter()
-        .map(|i| plan_inclusion(*i, size).map_err(|e| LogError::NotFound(e.to_string())))
-        .collect::<Result<Vec<_>, _>>()?;
-    let ids: Vec<NodeId> = plans
-        .iter()
-        .flat_map(|p| p.nodes().iter().copied())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let hashes = store.read_nodes(&ids).map_err(store_err)?;
-    let by_id: HashMap<NodeId, Hash> = ids.into_iter().zip(hashes).collect();
-    plans
-        .iter()
-        .map(|p| {
-            let h: Vec<Hash> = p.nodes().iter().map(|id| by_id[id]).collect();
-            p.assemble(&h)
-                .map_err(|e| LogError::Internal(e.to_string()))
-        })
-        .collect()
 }
