@@ -1,5 +1,7 @@
 //! The one place where log errors become gRPC statuses.
 
+use std::time::Duration;
+
 use tonic::{Code, Status};
 use vellum_log::LogError;
 
@@ -25,4 +27,9 @@ pub fn code(e: &LogError) -> Code {
 /// An `INVALID_ARGUMENT` status for a malformed field.
 pub fn invalid(msg: impl Into<String>) -> Status {
     Status::invalid_argument(msg)
+}
+
+/// A call that did not answer within the request timeout.
+pub fn took_too_long(limit: Duration) -> Status {
+    Status::deadline_exceeded(format!("the call took longer than {limit:?}"))
 }

@@ -1,6 +1,7 @@
 //! The `vellum.v1.Log` gRPC service: protobuf in, `vellum_log::Log` calls,
 //! protobuf out. Input is validated here or in the log; errors become
-//! statuses only through [`crate::status`].
+//! statuses only through [`crate::status`]. The request timeout is applied
+//! once, to every call, by [`super::deadline`].
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -32,18 +33,6 @@ impl LogService {
             log,
             limits: Arc::new(limits),
         }
-    }
-
-    async fn with_timeout<T>(
-        &self,
-        f: impl Future<Output = Result<T, Status>>,
-    ) -> Result<T, Status> {
-        let limit = self.limits.request_timeout;
-        tokio::time::timeout(limit, f).await.unwrap_or_else(|_| {
-            Err(Status::deadline_exceeded(format!(
-                "the call took longer than {limit:?}"
-            )))
-        })
     }
 }
 
@@ -101,10 +90,9 @@ impl pb::log_server::Log for LogService {
         &self,
         request: Request<pb::AppendRequest>,
     ) -> Result<Response<pb::AppendResponse>, Status> {
-        let req = request.into_inner();
         // A checkpoint wait has its own deadline inside the log, shorter
         // than the call's; a durable append is bounded by the queue.
-        self.with_timeout(append_one(&self.log, req))
+        append_one(&self.log, request.into_inner())
             .await
             .map(Response::new)
     }
@@ -245,13 +233,10 @@ impl pb::log_server::Log for LogService {
     ) -> Result<Response<pb::GetEntriesResponse>, Status> {
         let req = request.into_inner();
         let entries = self
-            .with_timeout(async {
-                self.log
-                    .entries(req.start, u64::from(req.count))
-                    .await
-                    .map_err(status)
-            })
-            .await?;
+            .log
+            .entries(req.start, u64::from(req.count))
+            .await
+            .map_err(status)?;
         Ok(Response::new(pb::GetEntriesResponse {
             start: req.start,
             entries,
