@@ -17,7 +17,7 @@ use vellum_merkle::Hash;
 use vellum_proto::v1 as pb;
 
 use crate::limits::Limits;
-use crate::status::{invalid, status};
+use crate::status::{invalid, status, stream_idle};
 
 /// The gRPC face of a log.
 #[derive(Clone, Debug)]
@@ -119,12 +119,7 @@ impl pb::log_server::Log for LogService {
                 let next = tokio::time::timeout(limits.stream_idle_timeout, incoming.next()).await;
                 let req = match next {
                     Err(_) => {
-                        let _ = tx
-                            .send(Err(Status::deadline_exceeded(format!(
-                                "no request on this stream for {:?}; closing it",
-                                limits.stream_idle_timeout
-                            ))))
-                            .await;
+                        let _ = tx.send(Err(stream_idle(limits.stream_idle_timeout))).await;
                         return;
                     }
                     Ok(None) => return,
