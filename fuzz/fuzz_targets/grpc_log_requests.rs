@@ -118,12 +118,13 @@ async fn open_log(entries: &[Bytes], journal: &std::path::Path) -> (Log, Arc<Mem
             .put_checkpoint(batch.new_head.size, &note)
             .expect("the checkpoint stores");
     }
-    let log = Log::open(
+    let log = Log::builder(
         store.clone(),
         Arc::new(FuzzSigner(Mutex::new(signer))),
         k.log_vkey(),
-        config(),
     )
+    .config(config())
+    .open()
     .await
     .expect("the log opens");
     (log, store)

@@ -29,7 +29,8 @@ use vellum_store::{LogStore, TreeHead};
 
 use crate::error::LogError;
 use crate::integrate::integrate;
-use crate::log::{LogState, Stats};
+use crate::log::LogState;
+use crate::stats::Stats;
 
 /// Where an entry ended up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

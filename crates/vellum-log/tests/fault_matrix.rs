@@ -417,7 +417,7 @@ impl Harness {
         }
     }
 
-    /// Crash and reload through `Log::open`, then check the whole tree.
+    /// Crash and reload through `Log::builder`, then check the whole tree.
     async fn crash_and_reload(&mut self) {
         self.crash();
         self.reload().await;
@@ -502,7 +502,10 @@ async fn open(
             retry: Duration::from_millis(20),
         }
     });
-    let log = Log::open_witnessed(disk, signer.clone(), f.vkey.clone(), config, witnessing)
+    let log = Log::builder(disk, signer.clone(), f.vkey.clone())
+        .config(config)
+        .witnessing(witnessing)
+        .open()
         .await
         .unwrap();
     (log, signer)

@@ -218,7 +218,11 @@ pub async fn open_with_signer(
         source,
     })?;
     let store: Arc<dyn LogStore> = Arc::new(RocksStore::open(&layout.store(), store_options)?);
-    Ok(Log::open_witnessed(store, signer, vkey, config, witnessing).await?)
+    Ok(Log::builder(store, signer, vkey)
+        .config(config)
+        .witnessing(witnessing)
+        .open()
+        .await?)
 }
 
 /// Why [`fsck`] did not report a clean store.
