@@ -215,7 +215,7 @@ fn get_checkpoint(m: pb::GetCheckpointRequest) {
             }
             Err(e) => {
                 assert!(
-                    m.size > MAX_TREE_SIZE && matches!(e, LogError::InvalidArgument(_)),
+                    m.size > MAX_TREE_SIZE && matches!(e, LogError::OutOfRange(_)),
                     "{e}"
                 );
                 return;
@@ -246,7 +246,8 @@ fn check_inclusion(
             verify_inclusion(&leaf, li, size, &proof, &f.roots[size.get() as usize])
                 .expect("a served inclusion proof verifies against the reference root");
         }
-        Err(LogError::NotFound(_)) => assert!(effective > ENTRIES || index >= effective),
+        Err(LogError::SizeBeyondTree { .. }) => assert!(effective > ENTRIES),
+        Err(LogError::IndexBeyondTree { .. }) => assert!(index >= effective),
         Err(e) => panic!("inclusion proof of {index} at {requested}: {e}"),
     }
 }
@@ -289,8 +290,8 @@ fn get_consistency_proof(m: pb::GetConsistencyProofRequest) {
             verify_consistency(from, &f.roots[a], to_size, &f.roots[b], &proof)
                 .expect("a served consistency proof verifies against the reference roots");
         }
-        Err(LogError::NotFound(_)) => assert!(to > ENTRIES),
-        Err(LogError::InvalidArgument(_)) => assert!(m.from_size > to && to <= ENTRIES),
+        Err(LogError::SizeBeyondTree { .. }) => assert!(to > ENTRIES),
+        Err(LogError::FromAfterTo { .. }) => assert!(m.from_size > to && to <= ENTRIES),
         Err(e) => panic!("consistency proof {} to {}: {e}", m.from_size, m.to_size),
     }
 }
@@ -304,8 +305,8 @@ fn get_entries(m: pb::GetEntriesRequest) {
             let n = u64::from(m.count).min(50).min(ENTRIES - m.start);
             assert_eq!(entries, f.entries[m.start as usize..(m.start + n) as usize]);
         }
-        Err(LogError::NotFound(_)) => assert!(m.start >= ENTRIES),
-        Err(LogError::InvalidArgument(_)) => assert_eq!(m.count, 0),
+        Err(LogError::EntryBeyondTree { .. }) => assert!(m.start >= ENTRIES),
+        Err(LogError::EmptyPage) => assert_eq!(m.count, 0),
         Err(e) => panic!("entries from {} ({}): {e}", m.start, m.count),
     }
 }

@@ -1,17 +1,18 @@
 //! Admission: what an append must pass before it is queued. The input
 //! limits (entries per call, entry size), then room: the bounded queue
 //! (entries and bytes) and the queue-delay limit, which refuses at once
-//! with [`LogError::ResourceExhausted`] rather than letting every accepted
-//! entry get slower. [`Log::refuse_early`] is the cheap version the server asks
+//! with [`LogError::QueueFull`] rather than letting every accepted entry get
+//! slower. [`Log::refuse_early`] is the cheap version the server asks
 //! before it even decodes a call.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::append::Wait;
-use crate::error::LogError;
+use crate::error::{LogError, QueueLimit};
 use crate::log::Log;
 
 /// The queue room an admitted append holds until its round answers it.
@@ -24,36 +25,31 @@ impl Log {
         let cfg = &self.inner.config;
         self.check_running()?;
         if entries.is_empty() {
-            return Err(LogError::InvalidArgument(
-                "an append needs at least one entry".into(),
-            ));
+            return Err(LogError::NoEntries);
         }
         if entries.len() > cfg.max_entries_per_call {
-            return Err(LogError::InvalidArgument(format!(
-                "{} entries in one call; the limit is {}",
-                entries.len(),
-                cfg.max_entries_per_call
-            )));
+            return Err(LogError::TooManyEntries {
+                count: entries.len(),
+                limit: cfg.max_entries_per_call,
+            });
         }
-        if let Some((i, e)) = entries
+        if let Some((index, e)) = entries
             .iter()
             .enumerate()
             .find(|(_, e)| e.len() > cfg.max_entry_size)
         {
-            return Err(LogError::InvalidArgument(format!(
-                "entry {i} is {} bytes; the limit is {} bytes",
-                e.len(),
-                cfg.max_entry_size
-            )));
+            return Err(LogError::EntryTooLarge {
+                index,
+                len: e.len(),
+                limit: cfg.max_entry_size,
+            });
         }
         if wait == Wait::Witnessed && self.inner.witnessed.is_none() {
-            return Err(LogError::FailedPrecondition(
-                "this log has no witnesses configured; wait for a checkpoint instead".into(),
-            ));
+            return Err(LogError::NoWitnesses);
         }
         let bytes: usize = entries.iter().map(Bytes::len).sum();
         self.within_queue_delay(entries.len())
-            .map_err(|why| self.pushback(&why))?;
+            .map_err(|limit| self.pushback(limit))?;
         // INVARIANT: the config validated entries per call <= queue length,
         // so a single call can always fit an empty queue.
         let entry_permit = self
@@ -61,22 +57,30 @@ impl Log {
             .entry_slots
             .clone()
             .try_acquire_many_owned(entries.len() as u32)
-            .map_err(|_| self.pushback(&format!("{} entries waiting", cfg.queue_max_entries)))?;
+            .map_err(|_| self.pushback(QueueLimit::Entries(cfg.queue_max_entries)))?;
         let byte_permit = self
             .inner
             .byte_slots
             .clone()
             .try_acquire_many_owned(bytes.max(1).min(u32::MAX as usize) as u32)
-            .map_err(|_| self.pushback(&format!("{} bytes waiting", cfg.queue_max_bytes)))?;
+            .map_err(|_| self.pushback(QueueLimit::Bytes(cfg.queue_max_bytes)))?;
         Ok((entry_permit, byte_permit))
     }
 
     /// Counts a refusal for lack of room, and says so.
-    fn pushback(&self, what: &str) -> LogError {
+    fn pushback(&self, limit: QueueLimit) -> LogError {
         self.inner.stats.pushbacks.fetch_add(1, Ordering::Relaxed);
-        LogError::ResourceExhausted(format!(
-            "the log's queue is full ({what}); nothing was queued, retry later"
-        ))
+        LogError::QueueFull {
+            limit,
+            expected_wait: self.expected_wait(),
+        }
+    }
+
+    /// How long the queued entries take to sequence at the measured
+    /// backlog rate (`None` before the first measurement).
+    fn expected_wait(&self) -> Option<Duration> {
+        let rate = self.inner.stats.service_rate.load(Ordering::Relaxed);
+        (rate > 0).then(|| Duration::from_secs_f64(self.queued_entries() as f64 / rate as f64))
     }
 
     /// How many queued entries are allowed by the queue-delay limit: what
@@ -107,8 +111,9 @@ impl Log {
         full
     }
 
-    /// Whether `n` more entries fit the queue-delay limit; if not, why.
-    fn within_queue_delay(&self, n: usize) -> Result<(), String> {
+    /// Whether `n` more entries fit the queue-delay limit; if not, the
+    /// limit they would pass.
+    fn within_queue_delay(&self, n: usize) -> Result<(), QueueLimit> {
         let Some(limit) = self.admission_limit() else {
             return Ok(());
         };
@@ -116,13 +121,11 @@ impl Log {
         if queued + n <= limit {
             return Ok(());
         }
-        let rate = self.inner.stats.service_rate.load(Ordering::Relaxed).max(1);
-        Err(format!(
-            "{queued} entries waiting, about {} ms of work at the {rate} entries/s the log \
-             sequences; the limit is {} ms",
-            queued as u64 * 1000 / rate,
-            self.inner.config.max_queue_delay.as_millis()
-        ))
+        Err(QueueLimit::Delay {
+            queued,
+            rate: self.inner.stats.service_rate.load(Ordering::Relaxed).max(1),
+            limit: self.inner.config.max_queue_delay,
+        })
     }
 
     /// Entries accepted and not yet sequenced (the queue depth).

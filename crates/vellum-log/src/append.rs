@@ -13,7 +13,6 @@ use crate::error::LogError;
 use crate::log::{Log, LogState};
 use crate::publisher::Published;
 use crate::reader;
-use crate::reads::store_err;
 use crate::sequencer::{Assigned, Msg, Request};
 
 /// Appends of at most this many entries read their inclusion proofs on the
@@ -47,12 +46,12 @@ impl Log {
     ///
     /// # Errors
     ///
-    /// [`LogError::InvalidArgument`] for bad input (nothing queued),
-    /// [`LogError::ResourceExhausted`] when the queue is full (nothing
-    /// queued), [`LogError::Unavailable`] when the log is stopping or failed,
-    /// [`LogError::DeadlineExceeded`] when a checkpoint wait times out (the
-    /// entries are sequenced), [`LogError::FailedPrecondition`] for a witness
-    /// wait without witnesses.
+    /// Bad input ([`LogError::NoEntries`], [`LogError::TooManyEntries`],
+    /// [`LogError::EntryTooLarge`]) and [`LogError::QueueFull`] queue
+    /// nothing; [`LogError::NoWitnesses`] for a witness wait without
+    /// witnesses; a stopping or stopped log says so
+    /// ([`LogError::is_retryable`]); [`LogError::CheckpointTimeout`] when
+    /// a checkpoint wait times out (the entries are sequenced).
     pub async fn append(&self, entries: Vec<Bytes>, wait: Wait) -> Result<Appended, LogError> {
         let permits = self.admit(&entries, wait)?;
         let hashed: Vec<(Bytes, Hash)> = entries
@@ -71,13 +70,7 @@ impl Log {
         };
         self.send(Msg::Append(req))?;
         self.inner.stats.accepted.fetch_add(1, Ordering::Relaxed);
-        let results = answer.await.map_err(|_| {
-            LogError::Unavailable(
-                "the log stopped before answering; whether the entries were stored is unknown: \
-                 retry (duplicates are detected)"
-                    .into(),
-            )
-        })??;
+        let results = answer.await.map_err(|_| LogError::Unanswered)??;
         if wait == Wait::Durable {
             return Ok(Appended {
                 results,
@@ -99,9 +92,9 @@ impl Log {
         } else {
             tokio::task::spawn_blocking(move || reader::inclusion_many(&*store, &indices, size))
                 .await
-                .map_err(|e| LogError::Internal(e.to_string()))?
+                .map_err(|e| LogError::Fatal(e.to_string()))?
         }
-        .map_err(store_err)?;
+        .map_err(LogError::Read)?;
         Ok(Appended {
             results,
             proofs: Some((checkpoint, proofs)),
@@ -135,15 +128,13 @@ impl Log {
         };
         match tokio::time::timeout(timeout, covered).await {
             Ok(Some(p)) => Ok(p),
-            Ok(None) => Err(LogError::Unavailable(format!(
-                "the log stopped before a checkpoint covered the entries (sequenced at {})",
-                describe(sequenced)
-            ))),
-            Err(_) => Err(LogError::DeadlineExceeded(format!(
-                "no checkpoint covered the entries within {timeout:?}; they are sequenced at {} \
-                 and durable; ask for their proofs later",
-                describe(sequenced)
-            ))),
+            Ok(None) => Err(LogError::StoppedBeforeCheckpoint {
+                sequenced: sequenced.to_vec(),
+            }),
+            Err(_) => Err(LogError::CheckpointTimeout {
+                waited: timeout,
+                sequenced: sequenced.to_vec(),
+            }),
         }
     }
 
@@ -152,19 +143,10 @@ impl Log {
     ///
     /// # Errors
     ///
-    /// [`LogError::Unavailable`] when the log is not sequencing.
+    /// [`LogError::NotSequencing`] when the log is not sequencing.
     pub async fn flush(&self) -> Result<(), LogError> {
         let (tx, rx) = oneshot::channel();
         self.send(Msg::Flush(tx))?;
-        rx.await
-            .map_err(|_| LogError::Unavailable("the log stopped".into()))
-    }
-}
-
-fn describe(indices: &[LeafIndex]) -> String {
-    match (indices.first(), indices.last()) {
-        (Some(a), Some(b)) if indices.len() > 1 => format!("indices {a}..={b}"),
-        (Some(a), _) => format!("index {a}"),
-        _ => "no index".into(),
+        rx.await.map_err(|_| LogError::NotSequencing)
     }
 }

@@ -39,7 +39,7 @@ pub mod witnessing;
 
 pub use append::{Appended, Wait};
 pub use config::LogConfig;
-pub use error::{LogError, StartupError};
+pub use error::{LogError, QueueLimit, StartupError};
 pub use log::{Log, LogBuilder, LogState};
 pub use publisher::Published;
 pub use sequencer::Assigned;

@@ -304,8 +304,8 @@ impl Log {
     pub(crate) fn check_running(&self) -> Result<(), LogError> {
         match &*self.inner.state.borrow() {
             LogState::Running => Ok(()),
-            LogState::Stopping => Err(LogError::Unavailable("the log is shutting down".into())),
-            LogState::Failed(m) => Err(LogError::Unavailable(format!("the log has stopped: {m}"))),
+            LogState::Stopping => Err(LogError::ShuttingDown),
+            LogState::Failed(m) => Err(LogError::Stopped { reason: m.clone() }),
         }
     }
 
@@ -314,7 +314,7 @@ impl Log {
         let tx = self.inner.tx.read().unwrap_or_else(|e| e.into_inner());
         match tx.as_ref() {
             Some(tx) if tx.send(msg).is_ok() => Ok(()),
-            _ => Err(LogError::Unavailable("the log is not sequencing".into())),
+            _ => Err(LogError::NotSequencing),
         }
     }
 

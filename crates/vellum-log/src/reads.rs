@@ -3,19 +3,11 @@
 
 use bytes::Bytes;
 use vellum_merkle::{Hash, LeafIndex, TreeSize};
-use vellum_store::StoreError;
 
 use crate::error::LogError;
 use crate::log::Log;
 use crate::publisher::Published;
 use crate::reader;
-
-pub(crate) fn store_err(e: StoreError) -> LogError {
-    match e {
-        StoreError::NotFound(m) => LogError::NotFound(m),
-        e => LogError::Internal(e.to_string()),
-    }
-}
 
 impl Log {
     /// Resolves a requested tree size: 0 means the latest checkpoint (which
@@ -23,23 +15,19 @@ impl Log {
     ///
     /// # Errors
     ///
-    /// [`LogError::FailedPrecondition`] when 0 is asked before any checkpoint,
-    /// [`LogError::NotFound`] for a size beyond the tree.
+    /// [`LogError::NotSignedYet`] when 0 is asked before any checkpoint,
+    /// [`LogError::SizeBeyondTree`] for a size beyond the tree.
     pub fn resolve_size(&self, size: u64) -> Result<(TreeSize, Option<Published>), LogError> {
         if size == 0 {
-            let p = self.published().ok_or_else(|| {
-                LogError::FailedPrecondition("the log has not signed a checkpoint yet".into())
-            })?;
+            let p = self.published().ok_or(LogError::NotSignedYet)?;
             return Ok((p.size, Some(p)));
         }
         let committed = self.committed().size;
         if size > committed.get() {
-            return Err(LogError::NotFound(format!(
-                "tree size {size} is beyond the log's {committed} entries"
-            )));
+            return Err(LogError::SizeBeyondTree { size, committed });
         }
         // INVARIANT: size <= committed <= MAX_TREE_SIZE.
-        let s = TreeSize::new(size).map_err(|e| LogError::InvalidArgument(e.to_string()))?;
+        let s = TreeSize::new(size)?;
         Ok((s, None))
     }
 
@@ -47,7 +35,8 @@ impl Log {
     ///
     /// # Errors
     ///
-    /// [`LogError::NotFound`] for an index not in the tree of that size.
+    /// [`LogError::IndexBeyondTree`] for an index not in the tree of that
+    /// size.
     pub fn inclusion_proof(
         &self,
         index: u64,
@@ -55,12 +44,10 @@ impl Log {
     ) -> Result<(TreeSize, Vec<Hash>, Option<Published>), LogError> {
         let (size, cp) = self.resolve_size(size)?;
         if index >= size.get() {
-            return Err(LogError::NotFound(format!(
-                "index {index} is not in the tree of size {size}"
-            )));
+            return Err(LogError::IndexBeyondTree { index, size });
         }
-        let index = LeafIndex::new(index).map_err(|e| LogError::InvalidArgument(e.to_string()))?;
-        let proof = reader::inclusion(&*self.inner.store, index, size).map_err(store_err)?;
+        let index = LeafIndex::new(index)?;
+        let proof = reader::inclusion(&*self.inner.store, index, size).map_err(LogError::Read)?;
         Ok((size, proof, cp))
     }
 
@@ -71,8 +58,8 @@ impl Log {
     ///
     /// A storage failure, or an out-of-range size.
     pub fn checkpoint_at(&self, size: u64) -> Result<Option<Bytes>, LogError> {
-        let size = TreeSize::new(size).map_err(|e| LogError::InvalidArgument(e.to_string()))?;
-        self.inner.store.checkpoint_at(size).map_err(store_err)
+        let size = TreeSize::new(size)?;
+        self.inner.store.checkpoint_at(size).map_err(LogError::Read)
     }
 
     /// The index of a leaf hash, if the log holds it.
@@ -85,7 +72,7 @@ impl Log {
             .inner
             .store
             .find_leaves(std::slice::from_ref(leaf))
-            .map_err(store_err)?;
+            .map_err(LogError::Read)?;
         Ok(found.into_iter().next().flatten())
     }
 
@@ -93,8 +80,8 @@ impl Log {
     ///
     /// # Errors
     ///
-    /// [`LogError::InvalidArgument`] when `from > to`, [`LogError::NotFound`]
-    /// for sizes beyond the tree.
+    /// [`LogError::FromAfterTo`] when `from > to`,
+    /// [`LogError::SizeBeyondTree`] for sizes beyond the tree.
     pub fn consistency_proof(
         &self,
         from: u64,
@@ -102,12 +89,10 @@ impl Log {
     ) -> Result<(TreeSize, TreeSize, Vec<Hash>, Option<Published>), LogError> {
         let (to, cp) = self.resolve_size(to)?;
         if from > to.get() {
-            return Err(LogError::InvalidArgument(format!(
-                "from size {from} is larger than to size {to}"
-            )));
+            return Err(LogError::FromAfterTo { from, to });
         }
-        let from = TreeSize::new(from).map_err(|e| LogError::InvalidArgument(e.to_string()))?;
-        let proof = reader::consistency(&*self.inner.store, from, to).map_err(store_err)?;
+        let from = TreeSize::new(from)?;
+        let proof = reader::consistency(&*self.inner.store, from, to).map_err(LogError::Read)?;
         Ok((from, to, proof, cp))
     }
 
@@ -116,25 +101,28 @@ impl Log {
     ///
     /// # Errors
     ///
-    /// [`LogError::NotFound`] when `start` is at or beyond the tree size.
+    /// [`LogError::EntryBeyondTree`] when `start` is at or beyond the tree
+    /// size, [`LogError::EmptyPage`] for a count of 0.
     pub async fn entries(&self, start: u64, count: u64) -> Result<Vec<Bytes>, LogError> {
-        let size = self.committed().size.get();
+        let committed = self.committed().size;
+        let size = committed.get();
         if start >= size {
-            return Err(LogError::NotFound(format!(
-                "entry {start} is beyond the log's {size} entries"
-            )));
+            return Err(LogError::EntryBeyondTree {
+                index: start,
+                committed,
+            });
         }
         if count == 0 {
-            return Err(LogError::InvalidArgument("count must be at least 1".into()));
+            return Err(LogError::EmptyPage);
         }
         let count = count
             .min(self.inner.config.max_page as u64)
             .min(size - start);
-        let start = LeafIndex::new(start).map_err(|e| LogError::InvalidArgument(e.to_string()))?;
+        let start = LeafIndex::new(start)?;
         let store = self.inner.store.clone();
         tokio::task::spawn_blocking(move || store.read_entries(start, count))
             .await
-            .map_err(|e| LogError::Internal(e.to_string()))?
-            .map_err(store_err)
+            .map_err(|e| LogError::Fatal(e.to_string()))?
+            .map_err(LogError::Read)
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use support::{Fixture, entries, wait_published};
-use vellum_log::{LogError, Wait};
+use vellum_log::{LogError, QueueLimit, Wait};
 use vellum_merkle::proof::verify_inclusion;
 use vellum_merkle::{TreeSize, leaf_hash};
 use vellum_note::SignedCheckpoint;
@@ -163,23 +163,39 @@ async fn bad_input_is_refused_and_changes_nothing() {
         .unwrap();
     log.flush().await.unwrap();
     let before = snapshot(&*store);
-    let cases: Vec<(Vec<Bytes>, &str)> = vec![
-        (vec![], "at least one entry"),
-        (entries("many", 0..11), "limit is 10"),
+    let cases: Vec<(Vec<Bytes>, LogError, &str)> = vec![
+        (vec![], LogError::NoEntries, "at least one entry"),
+        (
+            entries("many", 0..11),
+            LogError::TooManyEntries {
+                count: 11,
+                limit: 10,
+            },
+            "limit is 10",
+        ),
         (
             vec![Bytes::from("ok"), Bytes::from(vec![0u8; 65_536])],
+            LogError::EntryTooLarge {
+                index: 1,
+                len: 65_536,
+                limit: 65_535,
+            },
             "entry 1 is 65536 bytes",
         ),
     ];
-    for (e, expect) in cases {
+    for (e, want, expect) in cases {
         match log.append(e, Wait::Durable).await {
-            Err(LogError::InvalidArgument(m)) => assert!(m.contains(expect), "{m}"),
-            other => panic!("expected InvalidArgument({expect}), got {other:?}"),
+            Err(got) => {
+                assert_eq!(got, want);
+                assert!(got.to_string().contains(expect), "{got}");
+                assert!(!got.is_retryable() && !got.is_fatal(), "{got:?}");
+            }
+            other => panic!("expected {want:?}, got {other:?}"),
         }
     }
     assert!(matches!(
         log.append(entries("w", 0..1), Wait::Witnessed).await,
-        Err(LogError::FailedPrecondition(_))
+        Err(LogError::NoWitnesses)
     ));
     log.flush().await.unwrap();
     assert_eq!(snapshot(&*store).head, before.head);
@@ -218,7 +234,20 @@ async fn a_full_queue_pushes_back_at_once_and_recovers() {
         tokio::task::yield_now().await;
     }
     match log.append(entries("over", 0..1), Wait::Durable).await {
-        Err(LogError::ResourceExhausted(m)) => assert!(m.contains("queue is full"), "{m}"),
+        Err(e @ LogError::QueueFull { .. }) => {
+            assert!(e.to_string().contains("queue is full"), "{e}");
+            assert!(e.is_retryable(), "{e:?}");
+            assert!(
+                matches!(
+                    e,
+                    LogError::QueueFull {
+                        limit: QueueLimit::Entries(8),
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+        }
         other => panic!("an entry beyond the queue got {other:?}"),
     }
     assert_eq!(
@@ -289,8 +318,13 @@ async fn a_flood_is_refused_by_expected_wait_long_before_the_queue_is_full() {
                     n += 1;
                     match log.append(e.clone(), Wait::Durable).await {
                         Ok(r) => accepted.extend(r.results.iter().map(|a| a.index).zip(e)),
-                        Err(LogError::ResourceExhausted(m)) => {
-                            assert!(m.contains("ms of work"), "{m}");
+                        Err(
+                            e @ LogError::QueueFull {
+                                limit: QueueLimit::Delay { .. },
+                                expected_wait: Some(_),
+                            },
+                        ) => {
+                            assert!(e.to_string().contains("ms of work"), "{e}");
                             refused += 1;
                             tokio::task::yield_now().await;
                         }
@@ -362,7 +396,7 @@ async fn shutdown_sequences_what_was_queued_and_signs_it() {
     assert_eq!(size, TreeSize::new(5).unwrap(), "final checkpoint signed");
     assert!(matches!(
         log.append(entries("x", 0..1), Wait::Durable).await,
-        Err(LogError::Unavailable(_))
+        Err(LogError::ShuttingDown)
     ));
 }
 
@@ -387,33 +421,50 @@ async fn reads_serve_proofs_and_pages() {
         &cp.root,
     )
     .unwrap();
-    assert!(matches!(
+    let size = |n| TreeSize::new(n).unwrap();
+    assert_eq!(
         log.inclusion_proof(3000, 0),
-        Err(LogError::NotFound(_))
-    ));
-    assert!(matches!(
+        Err(LogError::IndexBeyondTree {
+            index: 3000,
+            size: size(3000)
+        })
+    );
+    assert_eq!(
         log.inclusion_proof(5, 3001),
-        Err(LogError::NotFound(_))
-    ));
-    assert!(matches!(
+        Err(LogError::SizeBeyondTree {
+            size: 3001,
+            committed: size(3000)
+        })
+    );
+    assert_eq!(
         log.inclusion_proof(u64::MAX, u64::MAX),
-        Err(LogError::NotFound(_))
-    ));
+        Err(LogError::SizeBeyondTree {
+            size: u64::MAX,
+            committed: size(3000)
+        })
+    );
     let (from, to, proof, _) = log.consistency_proof(1000, 0).unwrap();
     assert_eq!((from.get(), to.get()), (1000, 3000));
     assert!(!proof.is_empty());
-    assert!(matches!(
+    assert_eq!(
         log.consistency_proof(10, 5),
-        Err(LogError::InvalidArgument(_))
-    ));
+        Err(LogError::FromAfterTo {
+            from: 10,
+            to: size(5)
+        })
+    );
     let page = log.entries(2990, 100).await.unwrap();
     assert_eq!(page, e[2990..].to_vec());
     let page = log.entries(0, 100_000).await.unwrap();
     assert_eq!(page.len(), log.config().max_page);
-    assert!(matches!(
+    assert_eq!(
         log.entries(3000, 1).await,
-        Err(LogError::NotFound(_))
-    ));
+        Err(LogError::EntryBeyondTree {
+            index: 3000,
+            committed: size(3000)
+        })
+    );
+    assert_eq!(log.entries(0, 0).await, Err(LogError::EmptyPage));
     assert_eq!(
         log.find_leaf(&leaf_hash(&e[77])).unwrap().unwrap().get(),
         77

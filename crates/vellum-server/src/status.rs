@@ -12,6 +12,7 @@ use std::time::Duration;
 use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
 use vellum_log::{LogError, SignError};
+use vellum_store::StoreError;
 
 use crate::access::Denial;
 
@@ -26,16 +27,33 @@ pub fn status(e: LogError) -> Status {
     Status::new(code, e.to_string())
 }
 
-/// The gRPC code for a log error.
+/// The gRPC code for a log error (see `proto/vellum/v1/log.proto`).
 pub fn code(e: &LogError) -> Code {
     match e {
-        LogError::InvalidArgument(_) => Code::InvalidArgument,
-        LogError::ResourceExhausted(_) => Code::ResourceExhausted,
-        LogError::NotFound(_) => Code::NotFound,
-        LogError::FailedPrecondition(_) => Code::FailedPrecondition,
-        LogError::Unavailable(_) => Code::Unavailable,
-        LogError::DeadlineExceeded(_) => Code::DeadlineExceeded,
-        LogError::Internal(_) => Code::Internal,
+        LogError::NoEntries
+        | LogError::TooManyEntries { .. }
+        | LogError::EntryTooLarge { .. }
+        | LogError::EmptyPage
+        | LogError::FromAfterTo { .. }
+        | LogError::OutOfRange(_) => Code::InvalidArgument,
+        LogError::SizeBeyondTree { .. }
+        | LogError::IndexBeyondTree { .. }
+        | LogError::EntryBeyondTree { .. }
+        | LogError::NoCheckpointAt { .. }
+        | LogError::UnknownLeaf { .. }
+        | LogError::Read(StoreError::NotFound(_)) => Code::NotFound,
+        LogError::NotSignedYet | LogError::NoWitnesses | LogError::LogFull(_) => {
+            Code::FailedPrecondition
+        }
+        LogError::QueueFull { .. } => Code::ResourceExhausted,
+        LogError::ShuttingDown
+        | LogError::Stopped { .. }
+        | LogError::NotSequencing
+        | LogError::Unanswered
+        | LogError::RoundFailed { .. }
+        | LogError::StoppedBeforeCheckpoint { .. } => Code::Unavailable,
+        LogError::CheckpointTimeout { .. } => Code::DeadlineExceeded,
+        LogError::Read(_) | LogError::Storage { .. } | LogError::Fatal(_) => Code::Internal,
     }
 }
 
@@ -98,6 +116,80 @@ pub fn signer_state_unavailable(e: SignError) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vellum_merkle::TreeSize;
+
+    #[test]
+    fn log_errors_keep_their_codes_and_messages() {
+        let size = |n| TreeSize::new(n).unwrap();
+        let cases = [
+            (LogError::NoEntries, Code::InvalidArgument),
+            (
+                LogError::EntryTooLarge {
+                    index: 0,
+                    len: 1025,
+                    limit: 1024,
+                },
+                Code::InvalidArgument,
+            ),
+            (
+                LogError::SizeBeyondTree {
+                    size: 11,
+                    committed: size(10),
+                },
+                Code::NotFound,
+            ),
+            (
+                LogError::Read(StoreError::NotFound("x".into())),
+                Code::NotFound,
+            ),
+            (
+                LogError::Read(StoreError::Corrupt("x".into())),
+                Code::Internal,
+            ),
+            (LogError::NotSignedYet, Code::FailedPrecondition),
+            (LogError::NoWitnesses, Code::FailedPrecondition),
+            (LogError::ShuttingDown, Code::Unavailable),
+            (LogError::Unanswered, Code::Unavailable),
+            (LogError::Fatal("x".into()), Code::Internal),
+        ];
+        for (e, c) in cases {
+            let s = status(e.clone());
+            assert_eq!(s.code(), c, "{e:?}");
+            assert_eq!(s.message(), e.to_string());
+        }
+    }
+
+    #[test]
+    fn retryable_log_errors_have_codes_clients_retry() {
+        // vellum-client retries UNAVAILABLE, RESOURCE_EXHAUSTED and
+        // DEADLINE_EXCEEDED: a retryable log error must get one of them.
+        let retryable = [
+            LogError::QueueFull {
+                limit: vellum_log::QueueLimit::Entries(1),
+                expected_wait: None,
+            },
+            LogError::ShuttingDown,
+            LogError::Stopped { reason: "x".into() },
+            LogError::NotSequencing,
+            LogError::Unanswered,
+            LogError::RoundFailed { cause: "x".into() },
+            LogError::StoppedBeforeCheckpoint { sequenced: vec![] },
+            LogError::CheckpointTimeout {
+                waited: Duration::from_secs(1),
+                sequenced: vec![],
+            },
+        ];
+        for e in retryable {
+            assert!(e.is_retryable(), "{e:?}");
+            assert!(
+                matches!(
+                    code(&e),
+                    Code::Unavailable | Code::ResourceExhausted | Code::DeadlineExceeded
+                ),
+                "{e:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_stale_old_size_carries_the_signed_size() {

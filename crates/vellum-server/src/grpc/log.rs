@@ -159,11 +159,7 @@ impl pb::log_server::Log for LogService {
         let checkpoint = if size == 0 {
             self.log
                 .published()
-                .ok_or_else(|| {
-                    status(LogError::FailedPrecondition(
-                        "the log has not signed a checkpoint yet".into(),
-                    ))
-                })?
+                .ok_or_else(|| status(LogError::NotSignedYet))?
                 .note
         } else {
             self.log
