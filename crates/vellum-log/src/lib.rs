@@ -14,8 +14,8 @@
 //!
 //! The handle is split by idea: `log` opens, holds and stops it,
 //! `admission` decides what may be queued, `append` appends and waits,
-//! `reads` answers reads, and [`reader`] is the one home of store-backed
-//! proofs and tiles.
+//! `reads` answers reads (by [`At`]), and [`reader`] is the one home of
+//! store-backed proofs and tiles.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -42,6 +42,7 @@ pub use config::LogConfig;
 pub use error::{LogError, QueueLimit, StartupError};
 pub use log::{Log, LogBuilder, LogState};
 pub use publisher::Published;
+pub use reads::{At, ConsistencyProof, EntryAndProof, InclusionProof};
 pub use sequencer::Assigned;
 pub use signer::{BoxFuture, SignError, Signer};
 pub use stats::Stats;

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use support::{Fixture, entries, wait_published};
-use vellum_log::{LogError, QueueLimit, Wait};
+use vellum_log::{At, LogError, QueueLimit, Wait};
 use vellum_merkle::proof::verify_inclusion;
-use vellum_merkle::{TreeSize, leaf_hash};
+use vellum_merkle::{LeafIndex, MAX_TREE_SIZE, TreeSize, leaf_hash};
 use vellum_note::SignedCheckpoint;
 use vellum_store::LogStore;
 use vellum_store::conformance::{check_against_reference, snapshot};
@@ -410,65 +410,105 @@ async fn reads_serve_proofs_and_pages() {
     }
     wait_published(&log, 3000).await;
     let cp = log.published().unwrap();
-    let (size, proof, with) = log.inclusion_proof(1234, 0).unwrap();
-    assert_eq!(size, cp.size);
-    assert_eq!(with.unwrap().size, cp.size);
+    let index = |i| LeafIndex::new(i).unwrap();
+    let size = |n| TreeSize::new(n).unwrap();
+    let p = log.inclusion_proof(index(1234), At::Latest).unwrap();
+    assert_eq!(p.size, cp.size);
+    assert_eq!(p.index, index(1234));
+    assert_eq!(p.checkpoint.unwrap().size, cp.size);
     verify_inclusion(
         &leaf_hash(&e[1234]),
-        vellum_merkle::LeafIndex::new(1234).unwrap(),
-        size,
-        &proof,
+        index(1234),
+        p.size,
+        &p.proof,
         &cp.root,
     )
     .unwrap();
-    let size = |n| TreeSize::new(n).unwrap();
+    // A given size comes without a checkpoint.
+    let at = log.inclusion_proof(index(5), At::Size(size(3000))).unwrap();
+    assert_eq!((at.size, at.checkpoint), (size(3000), None));
     assert_eq!(
-        log.inclusion_proof(3000, 0),
+        log.inclusion_proof(index(3000), At::Latest),
         Err(LogError::IndexBeyondTree {
             index: 3000,
             size: size(3000)
         })
     );
     assert_eq!(
-        log.inclusion_proof(5, 3001),
+        log.inclusion_proof(index(5), At::Size(size(3001))),
         Err(LogError::SizeBeyondTree {
             size: 3001,
             committed: size(3000)
         })
     );
     assert_eq!(
-        log.inclusion_proof(u64::MAX, u64::MAX),
+        log.inclusion_proof(index(MAX_TREE_SIZE - 1), At::Size(size(MAX_TREE_SIZE))),
         Err(LogError::SizeBeyondTree {
-            size: u64::MAX,
+            size: MAX_TREE_SIZE,
             committed: size(3000)
         })
     );
-    let (from, to, proof, _) = log.consistency_proof(1000, 0).unwrap();
-    assert_eq!((from.get(), to.get()), (1000, 3000));
-    assert!(!proof.is_empty());
+    // Size 0 is the empty tree, which holds no leaf.
     assert_eq!(
-        log.consistency_proof(10, 5),
+        log.inclusion_proof(index(0), At::Size(TreeSize::ZERO)),
+        Err(LogError::IndexBeyondTree {
+            index: 0,
+            size: TreeSize::ZERO
+        })
+    );
+    let c = log.consistency_proof(size(1000), At::Latest).unwrap();
+    assert_eq!((c.from.get(), c.to.get()), (1000, 3000));
+    assert!(!c.proof.is_empty());
+    assert_eq!(c.checkpoint.map(|p| p.size), Some(cp.size));
+    assert_eq!(
+        log.consistency_proof(size(10), At::Size(size(5))),
         Err(LogError::FromAfterTo {
             from: 10,
             to: size(5)
         })
     );
-    let page = log.entries(2990, 100).await.unwrap();
+    let page = log.entries(index(2990), 100).await.unwrap();
     assert_eq!(page, e[2990..].to_vec());
-    let page = log.entries(0, 100_000).await.unwrap();
+    let page = log.entries(index(0), 100_000).await.unwrap();
     assert_eq!(page.len(), log.config().max_page);
     assert_eq!(
-        log.entries(3000, 1).await,
+        log.entries(index(3000), 1).await,
         Err(LogError::EntryBeyondTree {
             index: 3000,
             committed: size(3000)
         })
     );
-    assert_eq!(log.entries(0, 0).await, Err(LogError::EmptyPage));
+    assert_eq!(log.entries(index(0), 0).await, Err(LogError::EmptyPage));
     assert_eq!(
         log.find_leaf(&leaf_hash(&e[77])).unwrap().unwrap().get(),
         77
     );
     assert_eq!(log.find_leaf(&leaf_hash(b"absent")).unwrap(), None);
+    assert_eq!(log.leaf_index(&leaf_hash(&e[77])), Ok(index(77)));
+    assert_eq!(
+        log.leaf_index(&leaf_hash(b"absent")),
+        Err(LogError::UnknownLeaf {
+            leaf: leaf_hash(b"absent")
+        })
+    );
+    // An entry with its proof, stitched by the log.
+    let ep = log.entry_and_proof(index(42), At::Latest).await.unwrap();
+    assert_eq!(ep.entry, e[42]);
+    verify_inclusion(
+        &leaf_hash(&ep.entry),
+        index(42),
+        ep.inclusion.size,
+        &ep.inclusion.proof,
+        &cp.root,
+    )
+    .unwrap();
+    // Checkpoints: the latest as published, a signed size as stored, and
+    // a size never signed.
+    assert_eq!(log.checkpoint(At::Latest).unwrap(), cp.note);
+    assert_eq!(log.checkpoint(At::Size(cp.size)).unwrap(), cp.note);
+    assert_eq!(
+        log.checkpoint(At::Size(size(1))),
+        Err(LogError::NoCheckpointAt { size: size(1) })
+    );
     log.shutdown().await;
 }
