@@ -4,7 +4,7 @@
 //! translated here and nowhere else: a size of 0 means the latest
 //! checkpoint ([`At::Latest`]), and a number no tree can have is answered
 //! as the log answers one beyond its tree. The request timeout is applied
-//! once, to every call, by [`super::deadline`].
+//! once, to every call, by [`super::DeadlineLayer`].
 
 use std::pin::Pin;
 use std::sync::Arc;
