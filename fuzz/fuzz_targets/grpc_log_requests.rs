@@ -29,7 +29,7 @@ use libfuzzer_sys::fuzz_target;
 use prost::Message;
 use tokio::runtime::Runtime;
 use vellum_fuzz::{LOG_ORIGIN, keys, scratch_dir};
-use vellum_log::{BoxFuture, Log, LogConfig, LogError, SignError, Signer, Wait};
+use vellum_log::{At, BoxFuture, Log, LogConfig, LogError, SignError, Signer, Wait};
 use vellum_merkle::proof::{verify_consistency, verify_inclusion};
 use vellum_merkle::testonly::reference;
 use vellum_merkle::{Hash, LeafIndex, MAX_TREE_SIZE, TreeSize, leaf_hash};
@@ -118,12 +118,13 @@ async fn open_log(entries: &[Bytes], journal: &std::path::Path) -> (Log, Arc<Mem
             .put_checkpoint(batch.new_head.size, &note)
             .expect("the checkpoint stores");
     }
-    let log = Log::open(
+    let log = Log::builder(
         store.clone(),
         Arc::new(FuzzSigner(Mutex::new(signer))),
         k.log_vkey(),
-        config(),
     )
+    .config(config())
+    .open()
     .await
     .expect("the log opens");
     (log, store)
@@ -198,27 +199,62 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
+// The wire's conventions, translated as `vellum-server`'s gRPC service
+// (`crates/vellum-server/src/grpc/log.rs`) translates them: a size of 0 is
+// the latest checkpoint, and a number no tree can have is answered as one
+// beyond the log's tree. (The fuzz build cannot link the server: RocksDB.)
+
+fn at(log: &Log, size: u64) -> Result<At, LogError> {
+    if size == 0 {
+        return Ok(At::Latest);
+    }
+    TreeSize::new(size)
+        .map(At::Size)
+        .map_err(|_| LogError::SizeBeyondTree {
+            size,
+            committed: log.committed().size,
+        })
+}
+
+fn leaf(log: &Log, index: u64, at: At) -> Result<LeafIndex, LogError> {
+    match LeafIndex::new(index) {
+        Ok(i) => Ok(i),
+        Err(_) => Err(LogError::IndexBeyondTree {
+            index,
+            size: log.resolve(at)?.0,
+        }),
+    }
+}
+
+fn from_size(log: &Log, from: u64, to: At) -> Result<TreeSize, LogError> {
+    match TreeSize::new(from) {
+        Ok(s) => Ok(s),
+        Err(_) => Err(LogError::FromAfterTo {
+            from,
+            to: log.resolve(to)?.0,
+        }),
+    }
+}
+
 fn get_checkpoint(m: pb::GetCheckpointRequest) {
     let f = fixture();
-    let note = if m.size == 0 {
-        f.log
-            .published()
-            .expect("the fixture log has a checkpoint")
-            .note
-    } else {
-        match f.log.checkpoint_at(m.size) {
-            Ok(Some(note)) => note,
-            Ok(None) => {
-                assert_ne!(m.size, ENTRIES);
-                return;
-            }
-            Err(e) => {
-                assert!(
-                    m.size > MAX_TREE_SIZE && matches!(e, LogError::InvalidArgument(_)),
-                    "{e}"
-                );
-                return;
-            }
+    let at = match m.size {
+        0 => Ok(At::Latest),
+        n => TreeSize::new(n).map(At::Size).map_err(LogError::from),
+    };
+    let note = match at.and_then(|at| f.log.checkpoint(at)) {
+        Ok(note) => note,
+        Err(LogError::NoCheckpointAt { size }) => {
+            assert_eq!(size.get(), m.size);
+            assert_ne!(m.size, ENTRIES);
+            return;
+        }
+        Err(e) => {
+            assert!(
+                m.size > MAX_TREE_SIZE && matches!(e, LogError::OutOfRange(_)),
+                "{e}"
+            );
+            return;
         }
     };
     let cp =
@@ -231,21 +267,34 @@ fn get_checkpoint(m: pb::GetCheckpointRequest) {
 fn check_inclusion(
     index: u64,
     requested: u64,
-    answer: Result<(TreeSize, Vec<Hash>, Option<vellum_log::Published>), LogError>,
+    answer: Result<vellum_log::InclusionProof, LogError>,
 ) {
     let f = fixture();
     let effective = if requested == 0 { ENTRIES } else { requested };
     match answer {
-        Ok((size, proof, cp)) => {
-            assert_eq!(size.get(), effective);
+        Ok(p) => {
+            assert_eq!(p.size.get(), effective);
+            assert_eq!(p.index.get(), index);
             assert!(index < effective && effective <= ENTRIES);
-            assert_eq!(cp.is_some(), requested == 0);
-            let li = LeafIndex::new(index).expect("in the tree");
+            assert_eq!(p.checkpoint.is_some(), requested == 0);
             let leaf = leaf_hash(&f.entries[index as usize]);
-            verify_inclusion(&leaf, li, size, &proof, &f.roots[size.get() as usize])
-                .expect("a served inclusion proof verifies against the reference root");
+            verify_inclusion(
+                &leaf,
+                p.index,
+                p.size,
+                &p.proof,
+                &f.roots[p.size.get() as usize],
+            )
+            .expect("a served inclusion proof verifies against the reference root");
         }
-        Err(LogError::NotFound(_)) => assert!(effective > ENTRIES || index >= effective),
+        Err(LogError::SizeBeyondTree { size, committed }) => {
+            assert_eq!((size, committed.get()), (requested, ENTRIES));
+            assert!(effective > ENTRIES);
+        }
+        Err(LogError::IndexBeyondTree { index: i, size }) => {
+            assert_eq!((i, size.get()), (index, effective));
+            assert!(index >= effective);
+        }
         Err(e) => panic!("inclusion proof of {index} at {requested}: {e}"),
     }
 }
@@ -253,6 +302,7 @@ fn check_inclusion(
 fn get_inclusion_proof(m: pb::GetInclusionProofRequest) {
     use pb::get_inclusion_proof_request::Leaf;
     let f = fixture();
+    let log = &f.log;
     let index = match m.leaf {
         None => return,
         Some(Leaf::Index(i)) => i,
@@ -261,64 +311,78 @@ fn get_inclusion_proof(m: pb::GetInclusionProofRequest) {
                 assert_ne!(h.len(), 32);
                 return;
             };
-            let found = f.log.find_leaf(&h).expect("a lookup in memory works");
+            let found = log.leaf_index(&h);
             let known = f.entries.iter().position(|e| leaf_hash(e) == h);
-            assert_eq!(found.map(|i| i.get() as usize), known);
             match found {
-                Some(i) => i.get(),
-                None => return,
+                Ok(i) => {
+                    assert_eq!(Some(i.get() as usize), known);
+                    i.get()
+                }
+                Err(LogError::UnknownLeaf { leaf }) => {
+                    assert_eq!((leaf, known), (h, None));
+                    return;
+                }
+                Err(e) => panic!("a lookup in memory works: {e}"),
             }
         }
     };
-    check_inclusion(
-        index,
-        m.tree_size,
-        f.log.inclusion_proof(index, m.tree_size),
-    );
+    let answer = at(log, m.tree_size).and_then(|at| log.inclusion_proof(leaf(log, index, at)?, at));
+    check_inclusion(index, m.tree_size, answer);
 }
 
 fn get_consistency_proof(m: pb::GetConsistencyProofRequest) {
     let f = fixture();
+    let log = &f.log;
     let to = if m.to_size == 0 { ENTRIES } else { m.to_size };
-    match f.log.consistency_proof(m.from_size, m.to_size) {
-        Ok((from, to_size, proof, cp)) => {
-            assert_eq!((from.get(), to_size.get()), (m.from_size, to));
-            assert_eq!(cp.is_some(), m.to_size == 0);
-            let (a, b) = (from.get() as usize, to_size.get() as usize);
-            verify_consistency(from, &f.roots[a], to_size, &f.roots[b], &proof)
+    let answer = at(log, m.to_size)
+        .and_then(|to| log.consistency_proof(from_size(log, m.from_size, to)?, to));
+    match answer {
+        Ok(p) => {
+            assert_eq!((p.from.get(), p.to.get()), (m.from_size, to));
+            assert_eq!(p.checkpoint.is_some(), m.to_size == 0);
+            let (a, b) = (p.from.get() as usize, p.to.get() as usize);
+            verify_consistency(p.from, &f.roots[a], p.to, &f.roots[b], &p.proof)
                 .expect("a served consistency proof verifies against the reference roots");
         }
-        Err(LogError::NotFound(_)) => assert!(to > ENTRIES),
-        Err(LogError::InvalidArgument(_)) => assert!(m.from_size > to && to <= ENTRIES),
+        Err(LogError::SizeBeyondTree { .. }) => assert!(to > ENTRIES),
+        Err(LogError::FromAfterTo { from, to: resolved }) => {
+            assert_eq!((from, resolved.get()), (m.from_size, to));
+            assert!(m.from_size > to && to <= ENTRIES);
+        }
         Err(e) => panic!("consistency proof {} to {}: {e}", m.from_size, m.to_size),
     }
 }
 
 fn get_entries(m: pb::GetEntriesRequest) {
     let f = fixture();
-    let got = f.rt.block_on(f.log.entries(m.start, u64::from(m.count)));
+    let start = LeafIndex::new(m.start).map_err(|_| LogError::EntryBeyondTree {
+        index: m.start,
+        committed: f.log.committed().size,
+    });
+    let got = start.and_then(|start| f.rt.block_on(f.log.entries(start, u64::from(m.count))));
     match got {
         Ok(entries) => {
             assert!(m.start < ENTRIES && m.count > 0);
             let n = u64::from(m.count).min(50).min(ENTRIES - m.start);
             assert_eq!(entries, f.entries[m.start as usize..(m.start + n) as usize]);
         }
-        Err(LogError::NotFound(_)) => assert!(m.start >= ENTRIES),
-        Err(LogError::InvalidArgument(_)) => assert_eq!(m.count, 0),
+        Err(LogError::EntryBeyondTree { .. }) => assert!(m.start >= ENTRIES),
+        Err(LogError::EmptyPage) => assert_eq!(m.count, 0),
         Err(e) => panic!("entries from {} ({}): {e}", m.start, m.count),
     }
 }
 
 fn get_entry_and_proof(m: pb::GetEntryAndProofRequest) {
     let f = fixture();
-    let answer = f.log.inclusion_proof(m.index, m.tree_size);
-    let ok = answer.is_ok();
-    check_inclusion(m.index, m.tree_size, answer);
-    if ok {
-        let e =
-            f.rt.block_on(f.log.entries(m.index, 1))
-                .expect("an entry below the size");
-        assert_eq!(e, vec![f.entries[m.index as usize].clone()]);
+    let log = &f.log;
+    let answer = at(log, m.tree_size).and_then(|at| {
+        let index = leaf(log, m.index, at)?;
+        f.rt.block_on(log.entry_and_proof(index, at))
+    });
+    let entry = answer.as_ref().ok().map(|e| e.entry.clone());
+    check_inclusion(m.index, m.tree_size, answer.map(|e| e.inclusion));
+    if let Some(e) = entry {
+        assert_eq!(e, f.entries[m.index as usize]);
     }
 }
 

@@ -155,7 +155,7 @@ async fn fill(log: &Log, args: &LogArgs) {
                 loop {
                     match log.append(batch.clone(), Wait::Durable).await {
                         Ok(_) => break,
-                        Err(vellum_log::LogError::ResourceExhausted(_)) => {
+                        Err(vellum_log::LogError::QueueFull { .. }) => {
                             tokio::time::sleep(Duration::from_millis(2)).await;
                         }
                         Err(e) => panic!("append: {e}"),

@@ -39,7 +39,7 @@ impl Sink {
         match self {
             Sink::Log(log) => match log.append(entries, Wait::Durable).await {
                 Ok(_) => Ok(true),
-                Err(LogError::ResourceExhausted(_)) => Ok(false),
+                Err(LogError::QueueFull { .. }) => Ok(false),
                 Err(e) => Err(e).context("fill append"),
             },
             Sink::Grpc(chs) => {

@@ -1,45 +1,281 @@
-//! Errors of the log. Each maps to one gRPC code, in one place
-//! (`vellum-server`); start-up failures have their own enum because each is
-//! a reason to refuse to run that an operator must read.
+//! Errors of the log. Each variant names one reason precisely, and says
+//! whether retrying can help ([`LogError::is_retryable`]) and whether the
+//! log has stopped on a fault ([`LogError::is_fatal`]); `vellum-server`'s
+//! `status` module maps each to one gRPC code, in one place. Start-up
+//! failures have their own enum because each is a reason to refuse to run
+//! that an operator must read.
 
-use vellum_merkle::Hash;
+use std::time::Duration;
+
+use vellum_merkle::{Hash, LeafIndex, RangeError, TreeSize};
 use vellum_store::StoreError;
 
 /// Why a log operation failed.
+///
+/// The messages are part of the API: the gRPC layer sends them as they are.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LogError {
-    /// Bad input; nothing changed.
+    // Bad input: nothing changed.
+    /// An append with no entries.
+    #[error("an append needs at least one entry")]
+    NoEntries,
+    /// More entries in one append than a call may carry.
+    #[error("{count} entries in one call; the limit is {limit}")]
+    TooManyEntries {
+        /// Entries in the call.
+        count: usize,
+        /// [`LogConfig::max_entries_per_call`](crate::LogConfig::max_entries_per_call).
+        limit: usize,
+    },
+    /// An entry longer than the log takes; no entry of the call was queued.
+    #[error("entry {index} is {len} bytes; the limit is {limit} bytes")]
+    EntryTooLarge {
+        /// The entry's position in the call.
+        index: usize,
+        /// Its length.
+        len: usize,
+        /// [`LogConfig::max_entry_size`](crate::LogConfig::max_entry_size).
+        limit: usize,
+    },
+    /// A page of entries of length 0.
+    #[error("count must be at least 1")]
+    EmptyPage,
+    /// A consistency proof from a larger tree to a smaller one.
+    #[error("from size {from} is larger than to size {to}")]
+    FromAfterTo {
+        /// The requested first size.
+        from: u64,
+        /// The second size, resolved.
+        to: TreeSize,
+    },
+    /// A number no tree can have (a size above 2^63).
+    #[error(transparent)]
+    OutOfRange(#[from] RangeError),
+
+    // Not in the log (yet).
+    /// A tree size larger than the committed tree.
+    #[error("tree size {size} is beyond the log's {committed} entries")]
+    SizeBeyondTree {
+        /// The requested size.
+        size: u64,
+        /// The committed tree size.
+        committed: TreeSize,
+    },
+    /// A leaf index at or past the size of the tree it was asked in.
+    #[error("index {index} is not in the tree of size {size}")]
+    IndexBeyondTree {
+        /// The requested index.
+        index: u64,
+        /// The size of the tree asked about.
+        size: TreeSize,
+    },
+    /// A page of entries starting at or past the committed tree.
+    #[error("entry {index} is beyond the log's {committed} entries")]
+    EntryBeyondTree {
+        /// The requested first entry.
+        index: u64,
+        /// The committed tree size.
+        committed: TreeSize,
+    },
+    /// No checkpoint was signed for exactly this size.
+    #[error("the log signed no checkpoint of size {size}")]
+    NoCheckpointAt {
+        /// The requested size.
+        size: TreeSize,
+    },
+    /// No entry has this leaf hash.
+    #[error("no entry with leaf hash {leaf}")]
+    UnknownLeaf {
+        /// The leaf hash asked for.
+        leaf: Hash,
+    },
+
+    // Valid, but not in the log's current state.
+    /// The latest checkpoint was asked for before the first was signed.
+    #[error("the log has not signed a checkpoint yet")]
+    NotSignedYet,
+    /// A witnessed wait on a log without witnesses.
+    #[error("this log has no witnesses configured; wait for a checkpoint instead")]
+    NoWitnesses,
+    /// The tree cannot take more leaves (2^63). Stops the log.
+    #[error("the log is full: {0}")]
+    LogFull(RangeError),
+
+    // Pushback: retry later.
+    /// The queue has no room for the call; nothing was queued.
+    #[error("the log's queue is full ({limit}); nothing was queued, retry later")]
+    QueueFull {
+        /// The limit the call would have passed.
+        limit: QueueLimit,
+        /// How long the log needs to sequence what is queued now, at the
+        /// rate it has measured under backlog (`None` before a measurement).
+        expected_wait: Option<Duration>,
+    },
+
+    // The log is not sequencing.
+    /// Shutdown has begun: no new appends.
+    #[error("the log is shutting down")]
+    ShuttingDown,
+    /// The log stopped on a fault (the reason); restart it.
+    #[error("the log has stopped: {reason}")]
+    Stopped {
+        /// Why it stopped.
+        reason: String,
+    },
+    /// The sequencer is gone (after shutdown or a fault).
+    #[error("the log is not sequencing")]
+    NotSequencing,
+    /// The sequencer went away before answering this append: whether its
+    /// entries were stored is unknown.
+    #[error(
+        "the log stopped before answering; whether the entries were stored is unknown: retry \
+         (duplicates are detected)"
+    )]
+    Unanswered,
+    /// The round holding this append failed, and stopped the log: whether
+    /// its entries were stored is unknown.
+    #[error(
+        "the log stopped on a storage error while sequencing this request; whether it was stored \
+         is unknown: retry (duplicates are detected): {cause}"
+    )]
+    RoundFailed {
+        /// Why the round failed.
+        cause: String,
+    },
+    /// The entries are sequenced, but the log stopped before a checkpoint
+    /// covered them.
+    #[error(
+        "the log stopped before a checkpoint covered the entries (sequenced at {})",
+        describe(.sequenced)
+    )]
+    StoppedBeforeCheckpoint {
+        /// The indices the call's entries got.
+        sequenced: Vec<LeafIndex>,
+    },
+    /// No checkpoint covered the entries in time; they stay sequenced.
+    #[error(
+        "no checkpoint covered the entries within {waited:?}; they are sequenced at {} and \
+         durable; ask for their proofs later",
+        describe(.sequenced)
+    )]
+    CheckpointTimeout {
+        /// How long the call waited.
+        waited: Duration,
+        /// The indices the call's entries got.
+        sequenced: Vec<LeafIndex>,
+    },
+
+    // Faults.
+    /// Reading the store failed; the store's error, as it said it.
+    #[error(transparent)]
+    Read(StoreError),
+    /// Writing (or the lookups of a round) failed. Stops the log.
+    #[error("{during}: {error}")]
+    Storage {
+        /// The step that failed.
+        during: &'static str,
+        /// The store's error.
+        error: StoreError,
+    },
+    /// A broken invariant or a lost task inside the log.
     #[error("{0}")]
-    InvalidArgument(String),
-    /// At capacity; nothing was queued. Retry later.
-    #[error("{0}")]
-    ResourceExhausted(String),
-    /// The index, size or leaf does not exist (yet).
-    #[error("{0}")]
-    NotFound(String),
-    /// Valid, but not in the log's current state.
-    #[error("{0}")]
-    FailedPrecondition(String),
-    /// The log is stopping or has stopped.
-    #[error("{0}")]
-    Unavailable(String),
-    /// The wait asked for did not end in time; sequenced entries stay.
-    #[error("{0}")]
-    DeadlineExceeded(String),
-    /// A fault inside the log (storage, signer); the log stops.
-    #[error("{0}")]
-    Internal(String),
+    Fatal(String),
+}
+
+/// The queue limit an append would have passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueLimit {
+    /// `queue_max_entries` entries are waiting.
+    Entries(usize),
+    /// `queue_max_bytes` bytes are waiting.
+    Bytes(usize),
+    /// The queued work would take longer than `max_queue_delay`.
+    Delay {
+        /// Entries waiting.
+        queued: usize,
+        /// Entries per second the log sequences under backlog.
+        rate: u64,
+        /// `max_queue_delay`.
+        limit: Duration,
+    },
+}
+
+impl std::fmt::Display for QueueLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QueueLimit::Entries(n) => write!(f, "{n} entries waiting"),
+            QueueLimit::Bytes(n) => write!(f, "{n} bytes waiting"),
+            QueueLimit::Delay {
+                queued,
+                rate,
+                limit,
+            } => write!(
+                f,
+                "{queued} entries waiting, about {} ms of work at the {rate} entries/s the log \
+                 sequences; the limit is {} ms",
+                *queued as u64 * 1000 / (*rate).max(1),
+                limit.as_millis()
+            ),
+        }
+    }
+}
+
+/// "index 4" or "indices 4..=9", for the messages of a call's entries.
+fn describe(indices: &[LeafIndex]) -> String {
+    match (indices.first(), indices.last()) {
+        (Some(a), Some(b)) if indices.len() > 1 => format!("indices {a}..={b}"),
+        (Some(a), _) => format!("index {a}"),
+        _ => "no index".into(),
+    }
 }
 
 impl LogError {
-    /// Whether retrying the same call later can succeed.
+    /// Whether the same call may succeed later, unchanged: pushback, a log
+    /// that is stopping or stopped (a restarted one may take it), a wait
+    /// that ran out. Bad input, missing data and store faults are not.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            LogError::ResourceExhausted(_)
-                | LogError::Unavailable(_)
-                | LogError::DeadlineExceeded(_)
-        )
+        match self {
+            LogError::QueueFull { .. }
+            | LogError::ShuttingDown
+            | LogError::Stopped { .. }
+            | LogError::NotSequencing
+            | LogError::Unanswered
+            | LogError::RoundFailed { .. }
+            | LogError::StoppedBeforeCheckpoint { .. }
+            | LogError::CheckpointTimeout { .. } => true,
+            LogError::NoEntries
+            | LogError::TooManyEntries { .. }
+            | LogError::EntryTooLarge { .. }
+            | LogError::EmptyPage
+            | LogError::FromAfterTo { .. }
+            | LogError::OutOfRange(_)
+            | LogError::SizeBeyondTree { .. }
+            | LogError::IndexBeyondTree { .. }
+            | LogError::EntryBeyondTree { .. }
+            | LogError::NoCheckpointAt { .. }
+            | LogError::UnknownLeaf { .. }
+            | LogError::NotSignedYet
+            | LogError::NoWitnesses
+            | LogError::LogFull(_)
+            | LogError::Read(_)
+            | LogError::Storage { .. }
+            | LogError::Fatal(_) => false,
+        }
+    }
+
+    /// Whether the log has stopped (or must stop) on a fault of its own:
+    /// storage, a broken invariant, a full tree. An operator restarts it
+    /// (and may run `vellum fsck`); an orderly shutdown is not fatal.
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            LogError::Stopped { .. }
+            | LogError::RoundFailed { .. }
+            | LogError::LogFull(_)
+            | LogError::Storage { .. }
+            | LogError::Fatal(_) => true,
+            LogError::Read(e) => e.is_fatal(),
+            _ => false,
+        }
     }
 }
 
@@ -144,4 +380,225 @@ pub enum StartupError {
     /// The signer could not be reached or answered nonsense.
     #[error("signer: {0}")]
     Signer(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size(n: u64) -> TreeSize {
+        TreeSize::new(n).unwrap()
+    }
+
+    /// Every variant, with whether it is retryable and whether it is fatal.
+    fn every_variant() -> Vec<(LogError, bool, bool)> {
+        let index = LeafIndex::new(4).unwrap();
+        vec![
+            (LogError::NoEntries, false, false),
+            (
+                LogError::TooManyEntries {
+                    count: 11,
+                    limit: 10,
+                },
+                false,
+                false,
+            ),
+            (
+                LogError::EntryTooLarge {
+                    index: 1,
+                    len: 65_536,
+                    limit: 65_535,
+                },
+                false,
+                false,
+            ),
+            (LogError::EmptyPage, false, false),
+            (
+                LogError::FromAfterTo {
+                    from: 5,
+                    to: size(3),
+                },
+                false,
+                false,
+            ),
+            (
+                LogError::OutOfRange(RangeError::TreeSize(u64::MAX)),
+                false,
+                false,
+            ),
+            (
+                LogError::SizeBeyondTree {
+                    size: 10,
+                    committed: size(9),
+                },
+                false,
+                false,
+            ),
+            (
+                LogError::IndexBeyondTree {
+                    index: 9,
+                    size: size(9),
+                },
+                false,
+                false,
+            ),
+            (
+                LogError::EntryBeyondTree {
+                    index: 9,
+                    committed: size(9),
+                },
+                false,
+                false,
+            ),
+            (LogError::NoCheckpointAt { size: size(3) }, false, false),
+            (
+                LogError::UnknownLeaf {
+                    leaf: Hash([1; 32]),
+                },
+                false,
+                false,
+            ),
+            (LogError::NotSignedYet, false, false),
+            (LogError::NoWitnesses, false, false),
+            (LogError::LogFull(RangeError::Full), false, true),
+            (
+                LogError::QueueFull {
+                    limit: QueueLimit::Entries(8),
+                    expected_wait: None,
+                },
+                true,
+                false,
+            ),
+            (LogError::ShuttingDown, true, false),
+            (
+                LogError::Stopped {
+                    reason: "commit failed".into(),
+                },
+                true,
+                true,
+            ),
+            (LogError::NotSequencing, true, false),
+            (LogError::Unanswered, true, false),
+            (
+                LogError::RoundFailed {
+                    cause: "commit failed".into(),
+                },
+                true,
+                true,
+            ),
+            (
+                LogError::StoppedBeforeCheckpoint {
+                    sequenced: vec![index],
+                },
+                true,
+                false,
+            ),
+            (
+                LogError::CheckpointTimeout {
+                    waited: Duration::from_secs(10),
+                    sequenced: vec![index],
+                },
+                true,
+                false,
+            ),
+            (
+                LogError::Read(StoreError::NotFound("node (0, 9)".into())),
+                false,
+                false,
+            ),
+            (
+                LogError::Read(StoreError::Corrupt("bad node".into())),
+                false,
+                true,
+            ),
+            (
+                LogError::Read(StoreError::Io("disk gone".into())),
+                false,
+                true,
+            ),
+            (
+                LogError::Storage {
+                    during: "commit failed",
+                    error: StoreError::Io("disk gone".into()),
+                },
+                false,
+                true,
+            ),
+            (LogError::Fatal("task lost".into()), false, true),
+        ]
+    }
+
+    #[test]
+    fn each_variant_is_classified() {
+        for (e, retryable, fatal) in every_variant() {
+            assert_eq!(e.is_retryable(), retryable, "is_retryable of {e:?}");
+            assert_eq!(e.is_fatal(), fatal, "is_fatal of {e:?}");
+        }
+    }
+
+    #[test]
+    fn pushback_and_stops_are_retryable_bad_input_is_not() {
+        let full = LogError::QueueFull {
+            limit: QueueLimit::Bytes(1 << 20),
+            expected_wait: Some(Duration::from_millis(40)),
+        };
+        assert!(full.is_retryable() && !full.is_fatal());
+        assert!(LogError::ShuttingDown.is_retryable());
+        assert!(
+            !LogError::ShuttingDown.is_fatal(),
+            "an orderly stop is no fault"
+        );
+        assert!(!LogError::NoEntries.is_retryable());
+    }
+
+    #[test]
+    fn a_store_error_keeps_its_meaning() {
+        // Not found stays not found, not a string that says so.
+        let e = LogError::Read(StoreError::NotFound("node (0, 9)".into()));
+        assert!(matches!(e, LogError::Read(StoreError::NotFound(ref m)) if m == "node (0, 9)"));
+        assert_eq!(e.to_string(), "not found: node (0, 9)");
+    }
+
+    #[test]
+    fn messages_are_those_the_api_documents() {
+        let index = |n| LeafIndex::new(n).unwrap();
+        assert_eq!(
+            LogError::EntryTooLarge {
+                index: 0,
+                len: 1025,
+                limit: 1024
+            }
+            .to_string(),
+            "entry 0 is 1025 bytes; the limit is 1024 bytes"
+        );
+        assert_eq!(
+            LogError::QueueFull {
+                limit: QueueLimit::Delay {
+                    queued: 500,
+                    rate: 10_000,
+                    limit: Duration::from_millis(50)
+                },
+                expected_wait: None,
+            }
+            .to_string(),
+            "the log's queue is full (500 entries waiting, about 50 ms of work at the 10000 \
+             entries/s the log sequences; the limit is 50 ms); nothing was queued, retry later"
+        );
+        let timeout = LogError::CheckpointTimeout {
+            waited: Duration::from_secs(1),
+            sequenced: vec![index(4), index(5), index(9)],
+        };
+        assert!(
+            timeout.to_string().contains("sequenced at indices 4..=9"),
+            "{timeout}"
+        );
+        let stopped = LogError::StoppedBeforeCheckpoint {
+            sequenced: vec![index(7)],
+        };
+        assert!(
+            stopped.to_string().contains("(sequenced at index 7)"),
+            "{stopped}"
+        );
+        assert!(LogError::Unanswered.to_string().contains("unknown"));
+    }
 }

@@ -8,12 +8,20 @@
 //! has the new tree head signed, checking the signer's answer, and publishes
 //! it; callers who asked for proofs get them against that checkpoint.
 //!
-//! [`Log::open`] refuses to run on a store whose tree does not match what
-//! was signed (see [`startup`]); [`fsck`] re-verifies a whole store offline.
+//! Opening a log ([`Log::builder`]) refuses to run on a store whose tree
+//! does not match what was signed (see [`startup`]); [`fsck`] re-verifies a
+//! whole store offline.
+//!
+//! The handle is split by idea: `log` opens, holds and stops it,
+//! `admission` decides what may be queued, `append` appends and waits,
+//! `reads` answers reads (by [`At`]), and [`reader`] is the one home of
+//! store-backed proofs and tiles.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod admission;
+mod append;
 mod config;
 mod error;
 pub mod fsck;
@@ -23,15 +31,20 @@ mod log;
 pub mod memory;
 pub mod publisher;
 pub mod reader;
+mod reads;
 pub mod sequencer;
 pub mod signer;
 pub mod startup;
+mod stats;
 pub mod witnessing;
 
+pub use append::{Appended, Wait};
 pub use config::LogConfig;
-pub use error::{LogError, StartupError};
-pub use log::{Appended, Log, LogState, Stats, Wait};
+pub use error::{LogError, QueueLimit, StartupError};
+pub use log::{Log, LogBuilder, LogState};
 pub use publisher::Published;
+pub use reads::{At, ConsistencyProof, EntryAndProof, InclusionProof};
 pub use sequencer::Assigned;
 pub use signer::{BoxFuture, SignError, Signer};
+pub use stats::Stats;
 pub use witnessing::{Witness, WitnessFailure, Witnessing};

@@ -29,7 +29,8 @@ use vellum_store::{LogStore, TreeHead};
 
 use crate::error::LogError;
 use crate::integrate::integrate;
-use crate::log::{LogState, Stats};
+use crate::log::LogState;
+use crate::stats::Stats;
 
 /// Where an entry ended up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,10 +173,9 @@ impl Sequencer {
             }
             Err(e) => {
                 for req in pool {
-                    let _ = req.reply.send(Err(LogError::Unavailable(format!(
-                        "the log stopped on a storage error while sequencing this request; \
-                         whether it was stored is unknown: retry (duplicates are detected): {e}"
-                    ))));
+                    let _ = req.reply.send(Err(LogError::RoundFailed {
+                        cause: e.to_string(),
+                    }));
                 }
                 Err(e)
             }
@@ -186,8 +186,7 @@ impl Sequencer {
     /// per-request results, in pool order.
     #[allow(clippy::type_complexity)]
     fn sequence(&mut self, pool: &[Request]) -> Result<(TreeHead, Vec<Vec<Assigned>>), LogError> {
-        let fatal =
-            |what: &str, e: &dyn std::fmt::Display| LogError::Internal(format!("{what}: {e}"));
+        let storage = |during: &'static str| move |error| LogError::Storage { during, error };
         // Distinct leaf hashes of the round, in first-seen order.
         let mut seen: HashMap<Hash, usize> = HashMap::new();
         let mut distinct: Vec<Hash> = Vec::new();
@@ -202,7 +201,7 @@ impl Sequencer {
         let existing = self
             .store
             .find_leaves(&distinct)
-            .map_err(|e| fatal("dedup lookup failed", &e))?;
+            .map_err(storage("dedup lookup failed"))?;
 
         // Slot of each distinct hash: an existing index, or a new position.
         let base = self.edge.size().get();
@@ -213,9 +212,8 @@ impl Sequencer {
             for (entry, h) in &req.entries {
                 let d = seen[h];
                 if slot[d].is_none() {
-                    let index = LeafIndex::new(base + new_entries.len() as u64).map_err(|e| {
-                        LogError::FailedPrecondition(format!("the log is full: {e}"))
-                    })?;
+                    let index = LeafIndex::new(base + new_entries.len() as u64)
+                        .map_err(LogError::LogFull)?;
                     slot[d] = Some(index);
                     first_new[d] = true;
                     new_entries.push((entry.clone(), *h));
@@ -246,12 +244,11 @@ impl Sequencer {
         if new_entries.is_empty() {
             return Ok((*self.committed.borrow(), results));
         }
-        let batch = integrate(&mut self.edge, new_entries)
-            .map_err(|e| LogError::FailedPrecondition(format!("the log is full: {e}")))?;
+        let batch = integrate(&mut self.edge, new_entries).map_err(LogError::LogFull)?;
         let head = batch.new_head;
         self.store
             .commit(&batch)
-            .map_err(|e| fatal("commit failed", &e))?;
+            .map_err(storage("commit failed"))?;
         Ok((head, results))
     }
 }

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use support::{Fixture, entries, wait_published};
-use vellum_log::{LogError, Wait};
+use vellum_log::{At, LogError, QueueLimit, Wait};
 use vellum_merkle::proof::verify_inclusion;
-use vellum_merkle::{TreeSize, leaf_hash};
+use vellum_merkle::{LeafIndex, MAX_TREE_SIZE, TreeSize, leaf_hash};
 use vellum_note::SignedCheckpoint;
 use vellum_store::LogStore;
 use vellum_store::conformance::{check_against_reference, snapshot};
@@ -163,23 +163,39 @@ async fn bad_input_is_refused_and_changes_nothing() {
         .unwrap();
     log.flush().await.unwrap();
     let before = snapshot(&*store);
-    let cases: Vec<(Vec<Bytes>, &str)> = vec![
-        (vec![], "at least one entry"),
-        (entries("many", 0..11), "limit is 10"),
+    let cases: Vec<(Vec<Bytes>, LogError, &str)> = vec![
+        (vec![], LogError::NoEntries, "at least one entry"),
+        (
+            entries("many", 0..11),
+            LogError::TooManyEntries {
+                count: 11,
+                limit: 10,
+            },
+            "limit is 10",
+        ),
         (
             vec![Bytes::from("ok"), Bytes::from(vec![0u8; 65_536])],
+            LogError::EntryTooLarge {
+                index: 1,
+                len: 65_536,
+                limit: 65_535,
+            },
             "entry 1 is 65536 bytes",
         ),
     ];
-    for (e, expect) in cases {
+    for (e, want, expect) in cases {
         match log.append(e, Wait::Durable).await {
-            Err(LogError::InvalidArgument(m)) => assert!(m.contains(expect), "{m}"),
-            other => panic!("expected InvalidArgument({expect}), got {other:?}"),
+            Err(got) => {
+                assert_eq!(got, want);
+                assert!(got.to_string().contains(expect), "{got}");
+                assert!(!got.is_retryable() && !got.is_fatal(), "{got:?}");
+            }
+            other => panic!("expected {want:?}, got {other:?}"),
         }
     }
     assert!(matches!(
         log.append(entries("w", 0..1), Wait::Witnessed).await,
-        Err(LogError::FailedPrecondition(_))
+        Err(LogError::NoWitnesses)
     ));
     log.flush().await.unwrap();
     assert_eq!(snapshot(&*store).head, before.head);
@@ -218,7 +234,20 @@ async fn a_full_queue_pushes_back_at_once_and_recovers() {
         tokio::task::yield_now().await;
     }
     match log.append(entries("over", 0..1), Wait::Durable).await {
-        Err(LogError::ResourceExhausted(m)) => assert!(m.contains("queue is full"), "{m}"),
+        Err(e @ LogError::QueueFull { .. }) => {
+            assert!(e.to_string().contains("queue is full"), "{e}");
+            assert!(e.is_retryable(), "{e:?}");
+            assert!(
+                matches!(
+                    e,
+                    LogError::QueueFull {
+                        limit: QueueLimit::Entries(8),
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+        }
         other => panic!("an entry beyond the queue got {other:?}"),
     }
     assert_eq!(
@@ -289,8 +318,13 @@ async fn a_flood_is_refused_by_expected_wait_long_before_the_queue_is_full() {
                     n += 1;
                     match log.append(e.clone(), Wait::Durable).await {
                         Ok(r) => accepted.extend(r.results.iter().map(|a| a.index).zip(e)),
-                        Err(LogError::ResourceExhausted(m)) => {
-                            assert!(m.contains("ms of work"), "{m}");
+                        Err(
+                            e @ LogError::QueueFull {
+                                limit: QueueLimit::Delay { .. },
+                                expected_wait: Some(_),
+                            },
+                        ) => {
+                            assert!(e.to_string().contains("ms of work"), "{e}");
                             refused += 1;
                             tokio::task::yield_now().await;
                         }
@@ -362,7 +396,7 @@ async fn shutdown_sequences_what_was_queued_and_signs_it() {
     assert_eq!(size, TreeSize::new(5).unwrap(), "final checkpoint signed");
     assert!(matches!(
         log.append(entries("x", 0..1), Wait::Durable).await,
-        Err(LogError::Unavailable(_))
+        Err(LogError::ShuttingDown)
     ));
 }
 
@@ -376,48 +410,105 @@ async fn reads_serve_proofs_and_pages() {
     }
     wait_published(&log, 3000).await;
     let cp = log.published().unwrap();
-    let (size, proof, with) = log.inclusion_proof(1234, 0).unwrap();
-    assert_eq!(size, cp.size);
-    assert_eq!(with.unwrap().size, cp.size);
+    let index = |i| LeafIndex::new(i).unwrap();
+    let size = |n| TreeSize::new(n).unwrap();
+    let p = log.inclusion_proof(index(1234), At::Latest).unwrap();
+    assert_eq!(p.size, cp.size);
+    assert_eq!(p.index, index(1234));
+    assert_eq!(p.checkpoint.unwrap().size, cp.size);
     verify_inclusion(
         &leaf_hash(&e[1234]),
-        vellum_merkle::LeafIndex::new(1234).unwrap(),
-        size,
-        &proof,
+        index(1234),
+        p.size,
+        &p.proof,
         &cp.root,
     )
     .unwrap();
-    assert!(matches!(
-        log.inclusion_proof(3000, 0),
-        Err(LogError::NotFound(_))
-    ));
-    assert!(matches!(
-        log.inclusion_proof(5, 3001),
-        Err(LogError::NotFound(_))
-    ));
-    assert!(matches!(
-        log.inclusion_proof(u64::MAX, u64::MAX),
-        Err(LogError::NotFound(_))
-    ));
-    let (from, to, proof, _) = log.consistency_proof(1000, 0).unwrap();
-    assert_eq!((from.get(), to.get()), (1000, 3000));
-    assert!(!proof.is_empty());
-    assert!(matches!(
-        log.consistency_proof(10, 5),
-        Err(LogError::InvalidArgument(_))
-    ));
-    let page = log.entries(2990, 100).await.unwrap();
+    // A given size comes without a checkpoint.
+    let at = log.inclusion_proof(index(5), At::Size(size(3000))).unwrap();
+    assert_eq!((at.size, at.checkpoint), (size(3000), None));
+    assert_eq!(
+        log.inclusion_proof(index(3000), At::Latest),
+        Err(LogError::IndexBeyondTree {
+            index: 3000,
+            size: size(3000)
+        })
+    );
+    assert_eq!(
+        log.inclusion_proof(index(5), At::Size(size(3001))),
+        Err(LogError::SizeBeyondTree {
+            size: 3001,
+            committed: size(3000)
+        })
+    );
+    assert_eq!(
+        log.inclusion_proof(index(MAX_TREE_SIZE - 1), At::Size(size(MAX_TREE_SIZE))),
+        Err(LogError::SizeBeyondTree {
+            size: MAX_TREE_SIZE,
+            committed: size(3000)
+        })
+    );
+    // Size 0 is the empty tree, which holds no leaf.
+    assert_eq!(
+        log.inclusion_proof(index(0), At::Size(TreeSize::ZERO)),
+        Err(LogError::IndexBeyondTree {
+            index: 0,
+            size: TreeSize::ZERO
+        })
+    );
+    let c = log.consistency_proof(size(1000), At::Latest).unwrap();
+    assert_eq!((c.from.get(), c.to.get()), (1000, 3000));
+    assert!(!c.proof.is_empty());
+    assert_eq!(c.checkpoint.map(|p| p.size), Some(cp.size));
+    assert_eq!(
+        log.consistency_proof(size(10), At::Size(size(5))),
+        Err(LogError::FromAfterTo {
+            from: 10,
+            to: size(5)
+        })
+    );
+    let page = log.entries(index(2990), 100).await.unwrap();
     assert_eq!(page, e[2990..].to_vec());
-    let page = log.entries(0, 100_000).await.unwrap();
+    let page = log.entries(index(0), 100_000).await.unwrap();
     assert_eq!(page.len(), log.config().max_page);
-    assert!(matches!(
-        log.entries(3000, 1).await,
-        Err(LogError::NotFound(_))
-    ));
+    assert_eq!(
+        log.entries(index(3000), 1).await,
+        Err(LogError::EntryBeyondTree {
+            index: 3000,
+            committed: size(3000)
+        })
+    );
+    assert_eq!(log.entries(index(0), 0).await, Err(LogError::EmptyPage));
     assert_eq!(
         log.find_leaf(&leaf_hash(&e[77])).unwrap().unwrap().get(),
         77
     );
     assert_eq!(log.find_leaf(&leaf_hash(b"absent")).unwrap(), None);
+    assert_eq!(log.leaf_index(&leaf_hash(&e[77])), Ok(index(77)));
+    assert_eq!(
+        log.leaf_index(&leaf_hash(b"absent")),
+        Err(LogError::UnknownLeaf {
+            leaf: leaf_hash(b"absent")
+        })
+    );
+    // An entry with its proof, stitched by the log.
+    let ep = log.entry_and_proof(index(42), At::Latest).await.unwrap();
+    assert_eq!(ep.entry, e[42]);
+    verify_inclusion(
+        &leaf_hash(&ep.entry),
+        index(42),
+        ep.inclusion.size,
+        &ep.inclusion.proof,
+        &cp.root,
+    )
+    .unwrap();
+    // Checkpoints: the latest as published, a signed size as stored, and
+    // a size never signed.
+    assert_eq!(log.checkpoint(At::Latest).unwrap(), cp.note);
+    assert_eq!(log.checkpoint(At::Size(cp.size)).unwrap(), cp.note);
+    assert_eq!(
+        log.checkpoint(At::Size(size(1))),
+        Err(LogError::NoCheckpointAt { size: size(1) })
+    );
     log.shutdown().await;
 }

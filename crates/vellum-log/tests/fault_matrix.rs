@@ -417,7 +417,7 @@ impl Harness {
         }
     }
 
-    /// Crash and reload through `Log::open`, then check the whole tree.
+    /// Crash and reload through `Log::builder`, then check the whole tree.
     async fn crash_and_reload(&mut self) {
         self.crash();
         self.reload().await;
@@ -502,7 +502,10 @@ async fn open(
             retry: Duration::from_millis(20),
         }
     });
-    let log = Log::open_witnessed(disk, signer.clone(), f.vkey.clone(), config, witnessing)
+    let log = Log::builder(disk, signer.clone(), f.vkey.clone())
+        .config(config)
+        .witnessing(witnessing)
+        .open()
         .await
         .unwrap();
     (log, signer)
@@ -525,7 +528,10 @@ async fn store_commit_row(id: &str, fault: Fault, landed_after_crash: bool) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, LogError::Unavailable(m) if m.contains("unknown")),
+        matches!(
+            &err,
+            LogError::Unanswered | LogError::RoundFailed { .. } if err.to_string().contains("unknown")
+        ),
         "{err:?}"
     );
     let why = h.wait_failed().await;
@@ -533,7 +539,7 @@ async fn store_commit_row(id: &str, fault: Fault, landed_after_crash: bool) {
     // Stopped means stopped: nothing more is accepted.
     assert!(matches!(
         h.log.append(entries("after", 0..1), Wait::Durable).await,
-        Err(LogError::Unavailable(_))
+        Err(LogError::Stopped { .. })
     ));
     h.crash_and_reload().await;
     assert_eq!(
@@ -858,7 +864,7 @@ async fn row_7a_refused_at_once_nothing_queued() {
         .append(entries("second", 0..1), Wait::Durable)
         .await
         .unwrap_err();
-    assert!(matches!(err, LogError::ResourceExhausted(_)), "{err:?}");
+    assert!(matches!(err, LogError::QueueFull { .. }), "{err:?}");
     h.disk.hold(false);
     let r = first.await.unwrap().unwrap();
     for (a, e) in r.results.iter().zip(entries("first", 0..4)) {

@@ -109,7 +109,9 @@ async fn a_signer_that_forgot_is_refused() {
         .unwrap();
     log.shutdown().await;
     let fresh = f.signer_at(&f.dir.path().join("empty-journal"));
-    let err = vellum_log::Log::open(store, fresh, f.vkey.clone(), f.config())
+    let err = vellum_log::Log::builder(store, fresh, f.vkey.clone())
+        .config(f.config())
+        .open()
         .await
         .unwrap_err();
     assert!(
@@ -188,7 +190,8 @@ async fn a_failed_commit_stops_the_log_and_reload_continues() {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, LogError::Unavailable(ref m) if m.contains("unknown")),
+            matches!(err, LogError::Unanswered | LogError::RoundFailed { .. })
+                && err.to_string().contains("unknown"),
             "{err:?}"
         );
         let mut state = log.state();
@@ -198,7 +201,7 @@ async fn a_failed_commit_stops_the_log_and_reload_continues() {
             .unwrap();
         assert!(matches!(
             log.append(entries("after", 0..1), Wait::Durable).await,
-            Err(LogError::Unavailable(_))
+            Err(LogError::Stopped { .. })
         ));
         log.shutdown().await;
 
@@ -257,14 +260,12 @@ async fn a_signer_outage_delays_checkpoints_not_sequencing() {
         inner: f.signer(),
         down: AtomicUsize::new(5),
     });
-    let log = vellum_log::Log::open(
-        Arc::new(MemoryStore::new()),
-        signer.clone(),
-        f.vkey.clone(),
-        cfg,
-    )
-    .await
-    .unwrap();
+    let log =
+        vellum_log::Log::builder(Arc::new(MemoryStore::new()), signer.clone(), f.vkey.clone())
+            .config(cfg)
+            .open()
+            .await
+            .unwrap();
     // Durable appends go on while the signer is down.
     for i in 0..5 {
         log.append(entries(&format!("d{i}"), 0..10), Wait::Durable)

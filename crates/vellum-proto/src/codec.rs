@@ -81,6 +81,17 @@ where
     }
 }
 
+/// The one status this crate makes: a request that is not a valid `name`
+/// message. Every other status is made in `vellum-server`'s `status`
+/// module; this one is here because the codec runs below the server and
+/// this crate cannot depend on it.
+fn malformed_request(name: &str, decode_error: &Status) -> Status {
+    Status::invalid_argument(format!(
+        "the request is not a valid {name} protobuf message: {}",
+        decode_error.message()
+    ))
+}
+
 /// The decoder of [`VellumCodec`].
 #[derive(Debug)]
 pub struct VellumDecoder<U> {
@@ -95,11 +106,7 @@ impl<U: Message + Default + Inbound> Decoder for VellumDecoder<U> {
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
         self.inner.decode(buf).map_err(|s| {
             if U::REQUEST {
-                Status::invalid_argument(format!(
-                    "the request is not a valid {} protobuf message: {}",
-                    U::NAME,
-                    s.message()
-                ))
+                malformed_request(U::NAME, &s)
             } else {
                 s
             }

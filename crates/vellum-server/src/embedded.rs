@@ -387,7 +387,11 @@ pub async fn open_with_signer(
     if let Some(out) = export {
         crate::memory::check_export(&*store, out, &vkey)?;
     }
-    Ok(Log::open_witnessed(store, signer, vkey, config, witnessing).await?)
+    Ok(Log::builder(store, signer, vkey)
+        .config(config)
+        .witnessing(witnessing)
+        .open()
+        .await?)
 }
 
 /// Why [`fsck`] did not report a clean store.

@@ -7,8 +7,9 @@
 //! <out>/tile/entries/<N>[.p/<W>]     entry bundles
 //! ```
 //!
-//! The bytes are those of the HTTP API ([`crate::http::read_tile`]), read
-//! from the store without re-hashing.
+//! The bytes are those of the HTTP API, read from the store without
+//! re-hashing by [`vellum_log::reader`] (the one home of store-backed
+//! reads: tiles, roots and proofs).
 //!
 //! # Order, and what a crash at each step leaves
 //!
@@ -49,7 +50,7 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use vellum_merkle::compact::{fold_right, root_nodes};
+use vellum_log::reader::{read_tile, root_at};
 use vellum_merkle::tiles::{Tile, TileKind};
 use vellum_merkle::{Hash, TreeSize};
 use vellum_note::{Checkpoint, Note};
@@ -62,7 +63,7 @@ use vellum_store_rocksdb::{RocksStore, StoreOptions};
 pub use vellum_store_rocksdb::OpenError;
 
 use crate::embedded::Layout;
-use crate::http::{TileSource, read_tile};
+use crate::http::TileSource;
 
 /// The name of the checkpoint file in an export folder.
 pub const CHECKPOINT_FILE: &str = "checkpoint";
@@ -297,11 +298,6 @@ fn kinds(size: TreeSize) -> Vec<TileKind> {
 fn parse_checkpoint(note: &[u8]) -> Result<Checkpoint, String> {
     let note = Note::parse(note).map_err(|e| e.to_string())?;
     Checkpoint::parse(note.text()).map_err(|e| e.to_string())
-}
-
-/// The root of the stored tree at `size`, folded from its stored nodes.
-fn root_at(store: &dyn LogStore, size: TreeSize) -> Result<Hash, StoreError> {
-    Ok(fold_right(&store.read_nodes(&root_nodes(size))?))
 }
 
 /// The size of the checkpoint already in `out`, checked to be a prefix of

@@ -22,6 +22,7 @@ use raw_support::raw_call;
 use tokio::sync::Mutex;
 use tonic::Code;
 use tonic::transport::Channel;
+use vellum_log::At;
 use vellum_merkle::proof::verify_inclusion;
 use vellum_merkle::{LeafIndex, leaf_hash};
 use vellum_note::SignedCheckpoint;
@@ -187,13 +188,16 @@ async fn a_flood_is_shed_and_nothing_accepted_is_lost() {
     for (i, e) in &accepted {
         // Straight from the log: thousands of proofs over gRPC would only
         // slow the test; the gRPC read path has its own tests.
-        let (at, proof, _) = running.log.inclusion_proof(*i, size).unwrap();
-        assert_eq!(at, cp_size);
+        let p = running
+            .log
+            .inclusion_proof(LeafIndex::new(*i).unwrap(), At::Size(cp_size))
+            .unwrap();
+        assert_eq!(p.size, cp_size);
         verify_inclusion(
             &leaf_hash(e),
             LeafIndex::new(*i).unwrap(),
             cp_size,
-            &proof,
+            &p.proof,
             &root,
         )
         .unwrap_or_else(|err| panic!("entry {i}: {err}"));

@@ -270,7 +270,9 @@ async fn counted_log(
     let key = SignerKey::generate(ORIGIN, SigType::Ed25519).unwrap();
     let vkey = key.verifier();
     let signer = Arc::new(LocalSigner::new(CheckpointSigner::open(key, dir).unwrap()));
-    let log = Log::open(store.clone(), signer, vkey, LogConfig::new(ORIGIN))
+    let log = Log::builder(store.clone(), signer, vkey)
+        .config(LogConfig::new(ORIGIN))
+        .open()
         .await
         .unwrap();
     log.append((0..300).map(entry).collect(), Wait::Checkpoint)

@@ -58,7 +58,7 @@ impl Fixture {
     }
 
     pub async fn open(&self, store: Arc<dyn LogStore>) -> Result<Log, StartupError> {
-        Log::open(store, self.signer(), self.vkey.clone(), self.config()).await
+        self.open_with(store, self.config()).await
     }
 
     pub async fn open_with(
@@ -66,7 +66,10 @@ impl Fixture {
         store: Arc<dyn LogStore>,
         config: LogConfig,
     ) -> Result<Log, StartupError> {
-        Log::open(store, self.signer(), self.vkey.clone(), config).await
+        Log::builder(store, self.signer(), self.vkey.clone())
+            .config(config)
+            .open()
+            .await
     }
 }
 

@@ -35,8 +35,7 @@ impl Gate for AccessGate {
                 Ok(())
             }
             Ok(None) => Ok(()),
-            Err(Denial::Unauthenticated(m)) => Err(tonic::Status::unauthenticated(m)),
-            Err(Denial::PermissionDenied(m)) => Err(tonic::Status::permission_denied(m)),
+            Err(d) => Err(crate::status::denied(d)),
         }
     }
 }

@@ -1,6 +1,10 @@
 //! The `vellum.v1.Log` gRPC service: protobuf in, `vellum_log::Log` calls,
 //! protobuf out. Input is validated here or in the log; errors become
-//! statuses only through [`crate::status`].
+//! statuses only through [`crate::status`]. The wire's conventions are
+//! translated here and nowhere else: a size of 0 means the latest
+//! checkpoint ([`At::Latest`]), and a number no tree can have is answered
+//! as the log answers one beyond its tree. The request timeout is applied
+//! once, to every call, by [`super::DeadlineLayer`].
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,12 +15,12 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
-use vellum_log::{Appended, Log, LogError, Published, Wait};
-use vellum_merkle::Hash;
+use vellum_log::{Appended, At, Log, LogError, Published, Wait};
+use vellum_merkle::{Hash, LeafIndex, TreeSize};
 use vellum_proto::v1 as pb;
 
 use crate::limits::Limits;
-use crate::status::{invalid, status};
+use crate::status::{invalid, status, stream_idle};
 
 /// The gRPC face of a log.
 #[derive(Clone, Debug)]
@@ -33,18 +37,61 @@ impl LogService {
             limits: Arc::new(limits),
         }
     }
+}
 
-    async fn with_timeout<T>(
-        &self,
-        f: impl Future<Output = Result<T, Status>>,
-    ) -> Result<T, Status> {
-        let limit = self.limits.request_timeout;
-        tokio::time::timeout(limit, f).await.unwrap_or_else(|_| {
-            Err(Status::deadline_exceeded(format!(
-                "the call took longer than {limit:?}"
-            )))
-        })
+/// The tree a request's `tree_size` names: 0 is the latest checkpoint. A
+/// size above 2^63 is beyond any tree, and answered so.
+fn at(log: &Log, size: u64) -> Result<At, LogError> {
+    if size == 0 {
+        return Ok(At::Latest);
     }
+    TreeSize::new(size)
+        .map(At::Size)
+        .map_err(|_| LogError::SizeBeyondTree {
+            size,
+            committed: log.committed().size,
+        })
+}
+
+/// A request's leaf index; one at or above 2^63 is not in the tree `at`
+/// names (which is resolved first, so its own errors come first).
+fn leaf(log: &Log, index: u64, at: At) -> Result<LeafIndex, LogError> {
+    match LeafIndex::new(index) {
+        Ok(i) => Ok(i),
+        Err(_) => Err(LogError::IndexBeyondTree {
+            index,
+            size: log.resolve(at)?.0,
+        }),
+    }
+}
+
+/// A consistency request's `from_size`; one above 2^63 is larger than the
+/// tree `to` names.
+fn from_size(log: &Log, from: u64, to: At) -> Result<TreeSize, LogError> {
+    match TreeSize::new(from) {
+        Ok(s) => Ok(s),
+        Err(_) => Err(LogError::FromAfterTo {
+            from,
+            to: log.resolve(to)?.0,
+        }),
+    }
+}
+
+/// An entries request's `start`; one at or above 2^63 is beyond the log.
+fn start(log: &Log, start: u64) -> Result<LeafIndex, LogError> {
+    LeafIndex::new(start).map_err(|_| LogError::EntryBeyondTree {
+        index: start,
+        committed: log.committed().size,
+    })
+}
+
+/// The checkpoint a `GetCheckpoint` size names: 0 is the latest; a size
+/// above 2^63 is not a size at all.
+fn checkpoint_at(size: u64) -> Result<At, LogError> {
+    if size == 0 {
+        return Ok(At::Latest);
+    }
+    Ok(At::Size(TreeSize::new(size)?))
 }
 
 fn wait_from(v: i32) -> Result<Wait, Status> {
@@ -101,10 +148,9 @@ impl pb::log_server::Log for LogService {
         &self,
         request: Request<pb::AppendRequest>,
     ) -> Result<Response<pb::AppendResponse>, Status> {
-        let req = request.into_inner();
         // A checkpoint wait has its own deadline inside the log, shorter
         // than the call's; a durable append is bounded by the queue.
-        self.with_timeout(append_one(&self.log, req))
+        append_one(&self.log, request.into_inner())
             .await
             .map(Response::new)
     }
@@ -131,12 +177,7 @@ impl pb::log_server::Log for LogService {
                 let next = tokio::time::timeout(limits.stream_idle_timeout, incoming.next()).await;
                 let req = match next {
                     Err(_) => {
-                        let _ = tx
-                            .send(Err(Status::deadline_exceeded(format!(
-                                "no request on this stream for {:?}; closing it",
-                                limits.stream_idle_timeout
-                            ))))
-                            .await;
+                        let _ = tx.send(Err(stream_idle(limits.stream_idle_timeout))).await;
                         return;
                     }
                     Ok(None) => return,
@@ -173,23 +214,9 @@ impl pb::log_server::Log for LogService {
         request: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
         let size = request.into_inner().size;
-        let checkpoint = if size == 0 {
-            self.log
-                .published()
-                .ok_or_else(|| {
-                    status(LogError::FailedPrecondition(
-                        "the log has not signed a checkpoint yet".into(),
-                    ))
-                })?
-                .note
-        } else {
-            self.log
-                .checkpoint_at(size)
-                .map_err(status)?
-                .ok_or_else(|| {
-                    Status::not_found(format!("the log signed no checkpoint of size {size}"))
-                })?
-        };
+        let checkpoint = checkpoint_at(size)
+            .and_then(|at| self.log.checkpoint(at))
+            .map_err(status)?;
         Ok(Response::new(pb::GetCheckpointResponse { checkpoint }))
     }
 
@@ -198,27 +225,24 @@ impl pb::log_server::Log for LogService {
         request: Request<pb::GetInclusionProofRequest>,
     ) -> Result<Response<pb::GetInclusionProofResponse>, Status> {
         let req = request.into_inner();
-        let index = match req.leaf {
+        let log = &self.log;
+        let p = match req.leaf {
             None => return Err(invalid("give either index or leaf_hash")),
-            Some(pb::get_inclusion_proof_request::Leaf::Index(i)) => i,
+            Some(pb::get_inclusion_proof_request::Leaf::Index(i)) => {
+                at(log, req.tree_size).and_then(|at| log.inclusion_proof(leaf(log, i, at)?, at))
+            }
             Some(pb::get_inclusion_proof_request::Leaf::LeafHash(h)) => {
                 let h = Hash::from_slice(&h).map_err(|e| invalid(format!("leaf_hash: {e}")))?;
-                self.log
-                    .find_leaf(&h)
-                    .map_err(status)?
-                    .ok_or_else(|| Status::not_found(format!("no entry with leaf hash {h}")))?
-                    .get()
+                log.leaf_index(&h)
+                    .and_then(|index| log.inclusion_proof(index, at(log, req.tree_size)?))
             }
-        };
-        let (size, proof, cp) = self
-            .log
-            .inclusion_proof(index, req.tree_size)
-            .map_err(status)?;
+        }
+        .map_err(status)?;
         Ok(Response::new(pb::GetInclusionProofResponse {
-            index,
-            tree_size: size.get(),
-            proof: hashes(&proof),
-            checkpoint: note(cp),
+            index: p.index.get(),
+            tree_size: p.size.get(),
+            proof: hashes(&p.proof),
+            checkpoint: note(p.checkpoint),
         }))
     }
 
@@ -227,15 +251,15 @@ impl pb::log_server::Log for LogService {
         request: Request<pb::GetConsistencyProofRequest>,
     ) -> Result<Response<pb::GetConsistencyProofResponse>, Status> {
         let req = request.into_inner();
-        let (from, to, proof, cp) = self
-            .log
-            .consistency_proof(req.from_size, req.to_size)
+        let log = &self.log;
+        let p = at(log, req.to_size)
+            .and_then(|to| log.consistency_proof(from_size(log, req.from_size, to)?, to))
             .map_err(status)?;
         Ok(Response::new(pb::GetConsistencyProofResponse {
-            from_size: from.get(),
-            to_size: to.get(),
-            proof: hashes(&proof),
-            checkpoint: note(cp),
+            from_size: p.from.get(),
+            to_size: p.to.get(),
+            proof: hashes(&p.proof),
+            checkpoint: note(p.checkpoint),
         }))
     }
 
@@ -244,14 +268,12 @@ impl pb::log_server::Log for LogService {
         request: Request<pb::GetEntriesRequest>,
     ) -> Result<Response<pb::GetEntriesResponse>, Status> {
         let req = request.into_inner();
+        let first = start(&self.log, req.start).map_err(status)?;
         let entries = self
-            .with_timeout(async {
-                self.log
-                    .entries(req.start, u64::from(req.count))
-                    .await
-                    .map_err(status)
-            })
-            .await?;
+            .log
+            .entries(first, u64::from(req.count))
+            .await
+            .map_err(status)?;
         Ok(Response::new(pb::GetEntriesResponse {
             start: req.start,
             entries,
@@ -263,24 +285,17 @@ impl pb::log_server::Log for LogService {
         request: Request<pb::GetEntryAndProofRequest>,
     ) -> Result<Response<pb::GetEntryAndProofResponse>, Status> {
         let req = request.into_inner();
-        let (size, proof, cp) = self
-            .log
-            .inclusion_proof(req.index, req.tree_size)
+        let log = &self.log;
+        let (index, at) = at(log, req.tree_size)
+            .and_then(|at| Ok((leaf(log, req.index, at)?, at)))
             .map_err(status)?;
-        let entry = self
-            .log
-            .entries(req.index, 1)
-            .await
-            .map_err(status)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| Status::internal("entry missing below the tree size"))?;
+        let e = log.entry_and_proof(index, at).await.map_err(status)?;
         Ok(Response::new(pb::GetEntryAndProofResponse {
-            entry,
-            index: req.index,
-            tree_size: size.get(),
-            proof: hashes(&proof),
-            checkpoint: note(cp),
+            entry: e.entry,
+            index: e.inclusion.index.get(),
+            tree_size: e.inclusion.size.get(),
+            proof: hashes(&e.inclusion.proof),
+            checkpoint: note(e.inclusion.checkpoint),
         }))
     }
 }

@@ -1,6 +1,7 @@
 //! gRPC: the log service, and the listener that carries it with health
 //! checking and reflection.
 
+mod deadline;
 pub mod log;
 mod shed;
 pub mod signer;
@@ -21,6 +22,7 @@ use crate::access::{Access, AccessGate};
 use crate::gate::GateLayer;
 use crate::limits::Limits;
 use crate::net::{self, ConnStats};
+pub use deadline::DeadlineLayer;
 pub use log::LogService;
 pub use shed::ShedGate;
 
@@ -85,12 +87,13 @@ pub async fn serve_conns(
         .max_encoding_message_size(limits.max_message_bytes);
     let incoming = ReceiverStream::new(conns).map(Ok::<_, std::io::Error>);
     let result = Server::builder()
-        // Every call, streams included, must produce its response headers
-        // within this (a client's shorter grpc-timeout wins).
-        .timeout(limits.request_timeout)
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
+        // Every call, streams included, must produce its response headers
+        // within the request timeout (a client's shorter grpc-timeout
+        // wins): applied here, once.
+        .layer(DeadlineLayer::new(limits.request_timeout))
         .layer(GateLayer::new(AccessGate::new(access)))
         .layer(GateLayer::new(shed))
         .add_service(health)

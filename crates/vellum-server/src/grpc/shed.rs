@@ -33,10 +33,7 @@ impl ShedGate {
 impl Gate for ShedGate {
     fn check<B>(&self, req: &mut Request<B>) -> Result<(), tonic::Status> {
         if req.uri().path() == APPEND_PATH && self.log.refuse_early() {
-            return Err(tonic::Status::resource_exhausted(
-                "the log's queue is full (refused before reading the call); nothing was \
-                 queued, retry later",
-            ));
+            return Err(crate::status::shed());
         }
         Ok(())
     }

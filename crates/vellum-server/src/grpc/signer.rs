@@ -5,14 +5,14 @@
 //! signer (which verifies the consistency proof against its own journal),
 //! and encodes. A stale old size travels as `FAILED_PRECONDITION` with the
 //! signer's size in the `x-vellum-signed-size` metadata, so the log can
-//! re-prove from there without parsing a message.
+//! re-prove from there without parsing a message. The statuses are made in
+//! [`crate::status`]; this module only reads them back (the client side).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
-use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint, Uri};
 use tonic::{Code, Request, Response, Status};
 use vellum_log::{BoxFuture, SignError, Signer};
@@ -21,8 +21,7 @@ use vellum_note::VerifierKey;
 use vellum_proto::v1 as pb;
 
 use crate::local_signer::LocalSigner;
-
-const SIGNED_SIZE: &str = "x-vellum-signed-size";
+use crate::status::{SIGNED_SIZE, invalid, sign_error, signer_state_unavailable};
 
 /// The gRPC face of a signer.
 #[derive(Debug)]
@@ -46,31 +45,22 @@ impl pb::signer_server::Signer for SignerService {
     ) -> Result<Response<pb::SignCheckpointResponse>, Status> {
         let req = request.into_inner();
         let text = std::str::from_utf8(&req.checkpoint_text)
-            .map_err(|_| Status::invalid_argument("checkpoint_text is not UTF-8"))?;
-        let old =
-            TreeSize::new(req.old_size).map_err(|e| Status::invalid_argument(e.to_string()))?;
+            .map_err(|_| invalid("checkpoint_text is not UTF-8"))?;
+        let old = TreeSize::new(req.old_size).map_err(|e| invalid(e.to_string()))?;
         let proof = req
             .consistency_proof
             .iter()
             .map(|h| Hash::from_slice(h))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Status::invalid_argument(format!("consistency_proof: {e}")))?;
-        match self.signer.sign(text, old, &proof).await {
-            Ok(note) => Ok(Response::new(pb::SignCheckpointResponse {
-                signed_checkpoint: note,
-            })),
-            Err(SignError::StaleOldSize { signed_size }) => {
-                let mut s = Status::failed_precondition(format!(
-                    "the signer's last signed size is {signed_size}; prove from there"
-                ));
-                if let Ok(v) = MetadataValue::try_from(signed_size.to_string()) {
-                    s.metadata_mut().insert(SIGNED_SIZE, v);
-                }
-                Err(s)
-            }
-            Err(SignError::Refused(m)) => Err(Status::invalid_argument(m)),
-            Err(SignError::Unavailable(m)) => Err(Status::unavailable(m)),
-        }
+            .map_err(|e| invalid(format!("consistency_proof: {e}")))?;
+        let note = self
+            .signer
+            .sign(text, old, &proof)
+            .await
+            .map_err(sign_error)?;
+        Ok(Response::new(pb::SignCheckpointResponse {
+            signed_checkpoint: note,
+        }))
     }
 
     async fn get_signer_state(
@@ -81,7 +71,7 @@ impl pb::signer_server::Signer for SignerService {
             .signer
             .last_signed()
             .await
-            .map_err(|e| Status::unavailable(e.to_string()))?;
+            .map_err(signer_state_unavailable)?;
         Ok(Response::new(pb::SignerState {
             vkey: self.vkey.to_string(),
             last_signed: last.unwrap_or_default(),

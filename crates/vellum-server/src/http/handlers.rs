@@ -9,11 +9,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use bytes::Bytes;
+use vellum_log::reader::read_tile;
 use vellum_merkle::tiles::{Tile, TileError, TileKind};
 use vellum_store::StoreError;
 
 use super::Shared;
-use super::read::read_tile;
 
 /// `Cache-Control` of every tile and bundle (full or partial).
 pub(crate) const IMMUTABLE: &str = "public, max-age=31536000, immutable";

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Everything is read from the store as stored (nodes with
-//! `read_node_range`, entries with `read_entries`); nothing is re-hashed.
+//! `read_node_range`, entries with `read_entries`) by
+//! [`vellum_log::reader::read_tile`]; nothing is re-hashed.
 //! The same bytes are what [`crate::export`] writes to a folder, so a
 //! static web server in front of an export answers exactly like this one.
 //!
@@ -49,7 +50,6 @@
 
 mod cache;
 mod handlers;
-pub mod read;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -66,8 +66,6 @@ use tokio::sync::{mpsc, watch};
 use tower::ServiceExt;
 use vellum_log::{Log, Published};
 use vellum_store::LogStore;
-
-pub use read::read_tile;
 
 use crate::access::Access;
 use crate::limits::Limits;
