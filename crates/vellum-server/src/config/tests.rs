@@ -2,7 +2,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use vellum_log::LogConfig;
+
 use super::*;
+use crate::limits::Limits;
 
 fn no_env(_: &str) -> Option<String> {
     None
