@@ -59,6 +59,7 @@ enum Command {
     Fsck(cmd::fsck::Args),
     Recover(cmd::recover::Args),
     Doctor(cmd::doctor::Args),
+    Config(cmd::config::Args),
     Token(cmd::token::Args),
 }
 
@@ -81,6 +82,7 @@ fn main() -> ExitCode {
         Command::Fsck(args) => cmd::fsck::run(args),
         Command::Recover(args) => cmd::recover::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Config(args) => cmd::config::run(args),
         Command::Token(args) => cmd::token::run(args),
     })
 }

@@ -13,6 +13,9 @@ fn every_help_mentions_the_exit_statuses() {
         &["verify", "--help"],
         &["verify", "-h"],
         &["help", "verify"],
+        &["config", "--help"],
+        &["config", "check", "--help"],
+        &["config", "print", "--help"],
     ] {
         let out = vellum(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");

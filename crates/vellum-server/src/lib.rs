@@ -11,12 +11,14 @@
 //! * [`local_signer`]: the signer in this process, as the log sees it.
 //! * [`http`]: the C2SP tlog-tiles read API (checkpoint, tiles, bundles).
 //! * [`export`]: the same tiles written to a folder, for static hosting.
+//! * [`config`]: the configuration of `vellum serve` (TOML, environment).
 //! * [`run`]: a whole server with its start-up checks and clean shutdown.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod config;
 pub mod doctor;
 pub mod embedded;
 pub mod export;
@@ -34,6 +36,7 @@ pub mod tls;
 pub mod witness;
 
 pub use access::{AccessPolicy, Role};
+pub use config::{ConfigError, ServeConfig};
 pub use export::ExportOptions;
 pub use grpc::signer::SignerAddr;
 pub use limits::Limits;

@@ -43,7 +43,7 @@ pub struct Tuning {
 }
 
 impl Tuning {
-    fn apply(&self, c: &mut LogConfig) {
+    pub(crate) fn apply(&self, c: &mut LogConfig) {
         if let Some(v) = self.pool_max_entries {
             c.pool_max_entries = v;
         }

@@ -11,6 +11,7 @@
 pub mod append;
 pub mod audit;
 pub mod checkpoint;
+pub mod config;
 pub mod consistency;
 pub mod doctor;
 pub mod export;

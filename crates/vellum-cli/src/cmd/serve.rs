@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
-use vellum_server::{Running, ServeOptions};
+use vellum_server::{Running, ServeConfig, ServeOptions};
 
 use crate::exit::CmdResult;
 
@@ -43,6 +43,11 @@ Exit status:
         and the data folder. Logs go to stderr; set VELLUM_LOG to a tracing \
         filter (e.g. debug, or vellum_log=debug,info) to change what is shown; \
         the default is info.\n\n\
+        Settings may come from a TOML file (--config FILE; see \
+        examples/vellum.toml and docs/CONFIG.md) and from environment \
+        variables VELLUM_<SECTION>_<KEY> (e.g. VELLUM_LIMITS_MAX_CONNECTIONS); \
+        a flag overrides both, the environment overrides the file. \
+        `vellum config print` shows the result.\n\n\
         Durations are written with a unit: 500us, 2ms, 10s, 5m.",
     after_help = SERVE_EXIT_HELP,
 )]
@@ -51,16 +56,25 @@ pub struct Args {
     flags: Flags,
 }
 
-/// The flags that describe a serving log (shared with `vellum doctor`).
+/// The flags that describe a serving log (shared with `vellum doctor` and
+/// `vellum config print`). Each is optional: a flag given overrides the
+/// configuration file (`--config`) and the environment (`VELLUM_...`), see
+/// docs/CONFIG.md; one not given leaves them be.
 #[derive(Debug, clap::Args)]
 pub struct Flags {
-    /// The data folder (created if missing).
-    #[arg(long, value_name = "DIR", default_value = "vellum-data")]
-    data: PathBuf,
+    /// A TOML configuration file (see examples/vellum.toml and
+    /// docs/CONFIG.md); environment variables and flags override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 
-    /// The gRPC listen address; port 0 picks a free port.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:6962")]
-    listen: SocketAddr,
+    /// The data folder (created if missing) [default: vellum-data]
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+
+    /// The gRPC listen address; port 0 picks a free port [default:
+    /// 127.0.0.1:6962]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
 
     /// The origin of a new log (e.g. example.com/audit); an existing log keeps
     /// its key's name. Default for a new log: vellum.localhost/<random>.
@@ -73,8 +87,8 @@ pub struct Flags {
 
     /// The embedded signer's memory (its journal of what it signed), instead
     /// of <data>.signer. Never inside the data folder: a restored backup of
-    /// the data would rewind it.
-    #[arg(long, value_name = "DIR", env = "VELLUM_SIGNER_STATE")]
+    /// the data would rewind it. [env: VELLUM_SIGNER_STATE]
+    #[arg(long, value_name = "DIR")]
     signer_state: Option<PathBuf>,
 
     /// Listen beyond loopback without TLS or authentication: anyone who can
@@ -106,7 +120,7 @@ pub struct Flags {
     #[arg(long, help_heading = "Signing and witnesses")]
     require_witness_quorum: bool,
 
-    /// How long a witness round waits for the slowest witness.
+    /// How long a witness round waits for the slowest witness [default: 5s]
     #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Signing and witnesses")]
     witness_timeout: Option<Duration>,
 
@@ -120,9 +134,9 @@ pub struct Flags {
     #[arg(long, value_name = "FOLDER", help_heading = "Reads and export")]
     export: Option<PathBuf>,
 
-    /// The least time between two exports.
-    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "1s", help_heading = "Reads and export")]
-    export_interval: Duration,
+    /// The least time between two exports [default: 1s]
+    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Reads and export")]
+    export_interval: Option<Duration>,
 
     /// A sequencing round starts when this many entries are pooled...
     #[arg(long, value_name = "N", help_heading = "Pool and queue")]
@@ -232,73 +246,79 @@ struct TlsAccess {
 }
 
 impl TlsAccess {
-    fn apply(&self, o: &mut ServeOptions) -> anyhow::Result<()> {
-        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
-            o.tls = Some(vellum_server::TlsFiles {
-                cert: cert.clone(),
-                key: key.clone(),
-                client_ca: self.tls_client_ca.clone(),
-            });
-        }
-        if let Some(path) = &self.auth {
-            let policy = vellum_server::AccessPolicy::load(path)
-                .with_context(|| format!("--auth {}", path.display()))?;
-            o.access = Some(std::sync::Arc::new(policy));
-        }
-        set(&mut o.limits.idle_timeout, self.idle_timeout);
-        Ok(())
+    fn overlay(&self, c: &mut ServeConfig) {
+        set_some(&mut c.tls.cert, &self.tls_cert);
+        set_some(&mut c.tls.key, &self.tls_key);
+        set_some(&mut c.tls.client_ca, &self.tls_client_ca);
+        set_some(&mut c.auth.tokens, &self.auth);
+        set(&mut c.limits.idle_timeout, self.idle_timeout);
     }
 }
 
 impl Flags {
-    /// The server options these flags describe.
+    /// The effective configuration: the `--config` file, the environment
+    /// over it, these flags over both.
+    pub(crate) fn config(&self) -> anyhow::Result<ServeConfig> {
+        let mut c = ServeConfig::load(self.config.as_deref(), |var| std::env::var(var).ok())?;
+        self.overlay(&mut c);
+        Ok(c)
+    }
+
+    /// The server options these flags (and the file and environment under
+    /// them) describe.
     pub(crate) fn options(&self) -> anyhow::Result<ServeOptions> {
-        let mut o = ServeOptions::embedded();
-        o.data = self.data.clone();
-        o.listen = self.listen;
-        o.origin = self.origin.clone();
-        o.key = self.key.clone();
-        o.signer_state = self.signer_state.clone();
-        o.insecure_remote = self.insecure_remote;
-        o.signer = self.signer.clone();
-        o.vkey = self.vkey.clone();
-        if let Some(path) = &self.witness_policy {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("cannot read --witness-policy {}", path.display()))?;
-            let policy = vellum_note::Policy::parse_bytes(&bytes)
-                .with_context(|| format!("--witness-policy {}", path.display()))?;
-            o.witness_policy = Some(policy);
+        Ok(self.config()?.to_options()?)
+    }
+
+    /// Writes the flags that were given over `c`.
+    fn overlay(&self, c: &mut ServeConfig) {
+        set(&mut c.data, self.data.clone());
+        set(&mut c.listen.grpc, self.listen);
+        set_some(&mut c.origin, &self.origin);
+        set_some(&mut c.key, &self.key);
+        set_some(&mut c.signer_state, &self.signer_state);
+        c.listen.insecure_remote |= self.insecure_remote;
+        set_some(&mut c.log.signer.remote, &self.signer);
+        if let Some(vkey) = &self.vkey {
+            c.log.signer.vkey = Some(vkey.to_string());
         }
-        o.publish_below_policy = !self.require_witness_quorum;
-        set(&mut o.witness_timeout, self.witness_timeout);
-        o.http = self.http;
-        o.export = self.export.clone().map(|out| vellum_server::ExportOptions {
-            out,
-            interval: self.export_interval,
-        });
-        let t = &mut o.tuning;
-        t.pool_max_entries = self.pool_max_entries;
-        t.pool_max_delay = self.pool_max_delay;
-        t.queue_max_entries = self.queue_max_entries;
-        t.queue_max_bytes = self.queue_max_bytes;
-        t.max_queue_delay = self.max_queue_delay;
-        t.max_entries_per_call = self.max_entries_per_call;
-        t.max_entry_size = self.max_entry_size;
-        let l = &mut o.limits;
+        set_some(&mut c.log.witnesses.policy, &self.witness_policy);
+        c.log.witnesses.require_quorum |= self.require_witness_quorum;
+        set(&mut c.log.witnesses.timeout, self.witness_timeout);
+        set_some(&mut c.listen.http, &self.http);
+        set_some(&mut c.log.export.folder, &self.export);
+        set(&mut c.log.export.interval, self.export_interval);
+        let log = &mut c.log;
+        set(&mut log.pool.max_entries, self.pool_max_entries);
+        set(&mut log.pool.max_delay, self.pool_max_delay);
+        set(&mut log.queue.max_entries, self.queue_max_entries);
+        set(&mut log.queue.max_bytes, self.queue_max_bytes);
+        set(&mut log.queue.max_delay, self.max_queue_delay);
+        set(
+            &mut log.append.max_entries_per_call,
+            self.max_entries_per_call,
+        );
+        set(&mut log.append.max_entry_size, self.max_entry_size);
+        let l = &mut c.limits;
         set(&mut l.max_message_bytes, self.max_message_bytes);
         set(&mut l.max_concurrent_streams, self.max_concurrent_streams);
         set(&mut l.max_connections, self.max_connections);
         set(&mut l.request_timeout, self.request_timeout);
         set(&mut l.stream_idle_timeout, self.stream_idle_timeout);
         set(&mut l.stream_max_in_flight, self.stream_max_in_flight);
-        self.tls_access.apply(&mut o)?;
-        Ok(o)
+        self.tls_access.overlay(c);
     }
 }
 
 fn set<T>(field: &mut T, value: Option<T>) {
     if let Some(v) = value {
         *field = v;
+    }
+}
+
+fn set_some<T: Clone>(field: &mut Option<T>, value: &Option<T>) {
+    if value.is_some() {
+        field.clone_from(value);
     }
 }
 
@@ -387,26 +407,11 @@ fn banner(running: &Running, opts: &ServeOptions) {
     eprintln!("  stop:  Ctrl-C or SIGTERM");
 }
 
-/// A duration with its unit: `500us`, `2ms`, `10s`, `5m`. Used as a clap
-/// `value_parser`, so a bad one is a usage error naming the flag.
+/// A duration with its unit: `500us`, `2ms`, `10s`, `5m` (the
+/// configuration's parser). Used as a clap `value_parser`, so a bad one is
+/// a usage error naming the flag.
 pub(crate) fn duration(arg: &str) -> Result<Duration, String> {
-    let split = arg
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{arg:?} has no unit: write e.g. 2ms, 10s or 5m"))?;
-    let (digits, unit) = arg.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{arg:?} does not start with a number"))?;
-    match unit {
-        "us" => Ok(Duration::from_micros(n)),
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => n
-            .checked_mul(60)
-            .map(Duration::from_secs)
-            .ok_or_else(|| format!("{arg:?} is too long")),
-        _ => Err(format!("{arg:?}: the unit must be us, ms, s or m")),
-    }
+    vellum_server::config::duration::parse(arg)
 }
 
 /// Logs to stderr, filtered by `VELLUM_LOG` (default `info`).
@@ -423,16 +428,81 @@ pub(crate) fn init_tracing() {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 mod tests {
+    use clap::Parser;
+
     use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        flags: Flags,
+    }
+
+    fn flags(args: &[&str]) -> Flags {
+        Cli::try_parse_from(std::iter::once("vellum").chain(args.iter().copied()))
+            .unwrap()
+            .flags
+    }
 
     #[test]
     fn durations_need_a_unit() {
-        assert_eq!(duration("500us").unwrap(), Duration::from_micros(500));
         assert_eq!(duration("2ms").unwrap(), Duration::from_millis(2));
-        assert_eq!(duration("10s").unwrap(), Duration::from_secs(10));
-        assert_eq!(duration("5m").unwrap(), Duration::from_secs(300));
-        for bad in ["", "10", "ms", "1h", "-1s", "1.5s"] {
-            assert!(duration(bad).is_err(), "{bad}");
+        assert!(duration("10").is_err());
+    }
+
+    #[test]
+    fn no_flag_keeps_the_configuration() {
+        let mut c = ServeConfig::every_key();
+        c.listen.insecure_remote = true;
+        let before = c.clone();
+        flags(&[]).overlay(&mut c);
+        assert_eq!(c, before);
+    }
+
+    #[test]
+    fn a_flag_overrides_the_configuration() {
+        let mut c = ServeConfig::every_key();
+        flags(&[
+            "--data",
+            "d",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-connections",
+            "3",
+            "--max-queue-delay",
+            "0s",
+            "--idle-timeout",
+            "7s",
+            "--auth",
+            "t",
+            "--require-witness-quorum",
+            "--export-interval",
+            "2m",
+        ])
+        .overlay(&mut c);
+        assert_eq!(c.data, PathBuf::from("d"));
+        assert_eq!(c.listen.grpc.port(), 0);
+        assert_eq!(c.limits.max_connections, 3);
+        assert_eq!(c.log.queue.max_delay, Duration::ZERO);
+        assert_eq!(c.limits.idle_timeout, Duration::from_secs(7));
+        assert_eq!(c.auth.tokens, Some(PathBuf::from("t")));
+        assert!(c.log.witnesses.require_quorum);
+        assert_eq!(c.log.export.interval, Duration::from_secs(120));
+        // What no flag named stays as configured.
+        assert_eq!(c.origin, ServeConfig::every_key().origin);
+    }
+
+    #[test]
+    fn no_flags_no_file_is_the_old_default() {
+        let o = flags(&[]).config().unwrap();
+        // The environment of a test run sets no VELLUM_ key of the config;
+        // if it did, this would say so rather than pass by accident.
+        for key in ServeConfig::keys() {
+            let var = ServeConfig::env_var(&key);
+            assert!(std::env::var_os(&var).is_none(), "{var} is set");
         }
+        assert_eq!(o, ServeConfig::default());
+        assert_eq!(o.data, PathBuf::from("vellum-data"));
+        assert_eq!(o.listen.grpc.to_string(), "127.0.0.1:6962");
     }
 }
