@@ -260,29 +260,10 @@ impl CheckpointSigner {
         })?;
         let cp = opened.checkpoint().clone();
         if let Some(last) = &self.last {
-            let (last_size, last_root) = (last.checkpoint.size(), last.checkpoint.root());
-            if cp.size() < last_size {
-                return Err(SignerError::Shrink {
-                    signed: last_size.get(),
-                    requested: cp.size().get(),
-                });
+            match compare(&last.checkpoint, &cp)? {
+                Extends::Same => return Ok(false),
+                Extends::Grows => prove(&last.checkpoint, &cp, proof)?,
             }
-            if cp.size() == last_size {
-                if cp.root() != last_root {
-                    return Err(SignerError::Fork {
-                        size: last_size.get(),
-                        signed: last_root,
-                        requested: cp.root(),
-                    });
-                }
-                return Ok(false);
-            }
-            verify_consistency(last_size, &last_root, cp.size(), &cp.root(), proof).map_err(
-                |source| SignerError::BadProof {
-                    from: last_size.get(),
-                    source,
-                },
-            )?;
         }
         // Ed25519 signatures are deterministic: signing the verified text
         // again gives the log's own signature line of `note`, without the
@@ -351,35 +332,59 @@ impl CheckpointSigner {
             }
             return Ok(None);
         };
-        let (last_size, last_root) = (last.checkpoint.size(), last.checkpoint.root());
-        if cp.size() < last_size {
-            return Err(SignerError::Shrink {
-                signed: last_size.get(),
-                requested: cp.size().get(),
-            });
-        }
-        if cp.size() == last_size {
-            if cp.root() != last_root {
-                return Err(SignerError::Fork {
-                    size: last_size.get(),
-                    signed: last_root,
-                    requested: cp.root(),
-                });
-            }
+        if compare(&last.checkpoint, &cp)? == Extends::Same {
             return Ok(Some(last.note.clone()));
         }
+        let last_size = last.checkpoint.size();
         if old_size != last_size {
             return Err(SignerError::StaleOldSize {
                 signed_size: last_size.get(),
                 given: old_size.get(),
             });
         }
-        verify_consistency(last_size, &last_root, cp.size(), &cp.root(), proof).map_err(
-            |source| SignerError::BadProof {
-                from: last_size.get(),
-                source,
-            },
-        )?;
+        prove(&last.checkpoint, &cp, proof)?;
         Ok(None)
     }
+}
+
+/// How a checkpoint relates to the last one signed, when it may follow it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Extends {
+    /// The same size and root: nothing new to sign.
+    Same,
+    /// Larger: it may follow `last` once a consistency proof shows it.
+    Grows,
+}
+
+/// The rule of a signer's memory, for a signing request and an adoption
+/// alike: never a smaller tree, never another root for a signed size.
+fn compare(last: &Checkpoint, cp: &Checkpoint) -> Result<Extends, SignerError> {
+    let last_size = last.size();
+    if cp.size() < last_size {
+        return Err(SignerError::Shrink {
+            signed: last_size.get(),
+            requested: cp.size().get(),
+        });
+    }
+    if cp.size() == last_size {
+        if cp.root() != last.root() {
+            return Err(SignerError::Fork {
+                size: last_size.get(),
+                signed: last.root(),
+                requested: cp.root(),
+            });
+        }
+        return Ok(Extends::Same);
+    }
+    Ok(Extends::Grows)
+}
+
+/// `proof` shows that `cp` extends `last`.
+fn prove(last: &Checkpoint, cp: &Checkpoint, proof: &[Hash]) -> Result<(), SignerError> {
+    verify_consistency(last.size(), &last.root(), cp.size(), &cp.root(), proof).map_err(|source| {
+        SignerError::BadProof {
+            from: last.size().get(),
+            source,
+        }
+    })
 }
