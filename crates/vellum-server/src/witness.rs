@@ -1,11 +1,14 @@
 //! The log's witnesses: the tlog-witness HTTP client of `vellum-witness`,
 //! seen through the log's `Witness` trait, built from the log's policy.
 
+use std::io::Read;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use vellum_log::{BoxFuture, Witness, WitnessFailure, Witnessing};
 use vellum_merkle::Hash;
+use vellum_note::policy::MAX_POLICY_SIZE;
 use vellum_note::{NoteSignature, Policy};
 use vellum_witness::client::{WitnessCallError, WitnessClient};
 
@@ -76,4 +79,53 @@ pub fn witnessing_from_policy(
         round_timeout,
         retry: Duration::from_secs(1),
     })
+}
+
+/// Reads the tlog-policy file at `path`: the one reader of a witness
+/// policy for `vellum serve` (`--witness-policy`) and `vellum recover`
+/// (`--from-witnesses`). At most [`MAX_POLICY_SIZE`] bytes are read, so a
+/// wrong path (a device, a huge file) is refused instead of filling memory.
+///
+/// # Errors
+///
+/// A message naming the file: it cannot be read, is too large, or is not a
+/// policy (with the parser's line).
+pub fn read_policy(path: &Path) -> Result<Policy, String> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_POLICY_SIZE as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    // The parser refuses more than MAX_POLICY_SIZE bytes with the limit.
+    Policy::parse_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_policy_names_the_file_and_bounds_the_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.policy");
+        let e = read_policy(&missing).unwrap_err();
+        assert!(
+            e.starts_with("cannot read ") && e.contains("missing.policy"),
+            "{e}"
+        );
+
+        let bad = dir.path().join("bad.policy");
+        std::fs::write(&bad, "quorum nobody\n").unwrap();
+        let e = read_policy(&bad).unwrap_err();
+        assert!(e.contains("bad.policy"), "{e}");
+
+        let huge = dir.path().join("huge.policy");
+        std::fs::write(&huge, vec![b'#'; MAX_POLICY_SIZE + 10]).unwrap();
+        let e = read_policy(&huge).unwrap_err();
+        assert!(e.contains("huge.policy"), "{e}");
+
+        let good = dir.path().join("good.policy");
+        std::fs::write(&good, "quorum none\n").unwrap();
+        assert!(read_policy(&good).unwrap().witnesses().is_empty());
+    }
 }

@@ -82,10 +82,8 @@ pub fn run(args: Args) -> CmdResult {
     let witnesses = match &args.from_witnesses {
         None => None,
         Some(path) => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("cannot read --from-witnesses {}", path.display()))?;
-            let policy = vellum_note::Policy::parse_bytes(&bytes)
-                .with_context(|| format!("--from-witnesses {}", path.display()))?;
+            let policy = vellum_server::witness::read_policy(path)
+                .map_err(|e| anyhow::anyhow!("--from-witnesses: {e}"))?;
             Some(
                 vellum_server::witness::witnessing_from_policy(policy, true, args.witness_timeout)
                     .map_err(anyhow::Error::msg)

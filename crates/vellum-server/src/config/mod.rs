@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
-use vellum_note::{Policy, VerifierKey};
+use vellum_note::VerifierKey;
 
 use crate::access::AccessPolicy;
 use crate::export::ExportOptions;
@@ -372,17 +372,8 @@ impl ServeConfig {
         o.signer = log.signer.remote.clone();
         o.vkey = log.signer.vkey.as_deref().map(read_vkey).transpose()?;
         if let Some(path) = &log.witnesses.policy {
-            let bytes = std::fs::read(path).map_err(|e| {
-                ConfigError::Invalid(format!(
-                    "cannot read log.witnesses.policy (--witness-policy) {}: {e}",
-                    path.display()
-                ))
-            })?;
-            let policy = Policy::parse_bytes(&bytes).map_err(|e| {
-                ConfigError::Invalid(format!(
-                    "log.witnesses.policy (--witness-policy) {}: {e}",
-                    path.display()
-                ))
+            let policy = crate::witness::read_policy(path).map_err(|e| {
+                ConfigError::Invalid(format!("log.witnesses.policy (--witness-policy): {e}"))
             })?;
             o.witness_policy = Some(policy);
         }
