@@ -27,19 +27,17 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::server::{Server, start_and_kill, start_ok};
 use vellum_client::{ClientOptions, UnverifiedClient, Wait};
 use vellum_merkle::proof::{verify_consistency, verify_inclusion};
 use vellum_merkle::{CompactRange, Hash, LeafIndex, TreeSize, leaf_hash};
 use vellum_note::{SignedCheckpoint, VerifierKey};
+use vellum_testkit::process::{self, Server};
 
 const ORIGIN: &str = "example.com/crash-loop";
 /// Concurrent appenders.
@@ -321,7 +319,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
         .build()
         .unwrap();
 
-    let mut server: Server = start_ok(&data, ORIGIN);
+    let mut server: Server = Server::start_ok(&data, &["--origin", ORIGIN]);
     let mut truth = Truth {
         vkey: VerifierKey::parse(&server.vkey).unwrap(),
         leaves: Vec::new(),
@@ -380,12 +378,12 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
         // signed and stored.
         if rng.below(4) == 0 {
             let delay = Duration::from_millis(rng.below(150));
-            if let Some(status) = start_and_kill(&data, ORIGIN, delay) {
+            if let Some(status) = Server::start_and_kill(&data, &["--origin", ORIGIN], delay) {
                 panic!("vellum serve exited on its own during start-up: {status}");
             }
             startup_kills += 1;
         }
-        server = start_ok(&data, ORIGIN);
+        server = Server::start_ok(&data, &["--origin", ORIGIN]);
         let url = server.url.clone();
         rt.block_on(async {
             let client = connect(&url).await;
@@ -405,13 +403,13 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
     // A clean stop, then the whole store offline.
     let (status, rest) = server.terminate();
     assert_eq!(status.code(), Some(0), "{rest}");
-    let out = common::vellum([
+    let out = process::vellum([
         "fsck".as_ref(),
         "--quiet".as_ref(),
         "--data".as_ref(),
         data.as_os_str(),
     ]);
-    common::assert_ok(&out);
+    process::assert_ok(&out);
     eprintln!(
         "crash loop: {kills} kills under load and {startup_kills} during start-up survived; \
          {} acknowledged entries checked ({} retried entries found already stored), {} \

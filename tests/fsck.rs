@@ -5,13 +5,9 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
-mod common;
-
 use std::path::Path;
 
 use bytes::Bytes;
-use common::server::{Started, start, start_ok};
-use common::{assert_ok, assert_rejected, stderr, vellum};
 use vellum_log::{LogConfig, Wait};
 use vellum_merkle::{TreeSize, leaf_hash};
 use vellum_server::embedded::{self, Layout};
@@ -19,6 +15,8 @@ use vellum_signer::journal::Journal;
 use vellum_store::LogStore;
 use vellum_store_rocksdb::testonly::{Record, flip_byte};
 use vellum_store_rocksdb::{RocksStore, StoreOptions};
+use vellum_testkit::files::copy_dir;
+use vellum_testkit::process::{self, Server, Started, assert_ok, assert_rejected, stderr, vellum};
 
 const ORIGIN: &str = "example.com/fsck-test";
 /// Entries in the test log: 100 = 64 + 32 + 4, so the right edge is the
@@ -56,19 +54,6 @@ fn make_log(data: &Path) {
         }
         log.shutdown().await;
     });
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else if e.file_name() != "LOCK" {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
 }
 
 fn fsck(data: &Path) -> std::process::Output {
@@ -166,7 +151,7 @@ fn fsck_passes_a_clean_log_and_names_each_flipped_byte() {
 
     // Nothing to check is trouble, not a verdict.
     let out = fsck(&dir.path().join("nothing-here"));
-    common::assert_fails(&out, 2, &["holds no log store"]);
+    process::assert_fails(&out, 2, &["holds no log store"]);
 }
 
 #[test]
@@ -177,7 +162,7 @@ fn a_damaged_right_edge_stops_serve_before_it_signs() {
     let data = damaged(&clean, dir.path(), "edge", Record::Node(2, 24), 0);
     let before = journal_records(&data);
 
-    match start(&data, ORIGIN) {
+    match Server::start(&data, &["--origin", ORIGIN]) {
         Started::Up(_) => panic!("vellum serve started on a store with a damaged right edge"),
         Started::Refused(status, err) => {
             assert_eq!(status.code(), Some(2), "{err}");
@@ -194,7 +179,7 @@ fn an_older_copy_of_the_store_is_refused_with_the_sizes() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let backup = dir.path().join("backup");
-    let server = start_ok(&data, ORIGIN);
+    let server = Server::start_ok(&data, &["--origin", ORIGIN]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -226,7 +211,7 @@ fn an_older_copy_of_the_store_is_refused_with_the_sizes() {
     std::fs::remove_dir_all(data.join("log")).unwrap();
     copy_dir(&backup, &data.join("log"));
     let before = journal_records(&data);
-    match start(&data, ORIGIN) {
+    match Server::start(&data, &["--origin", ORIGIN]) {
         Started::Up(_) => panic!("vellum serve started on an older copy of its store"),
         Started::Refused(status, err) => {
             assert_eq!(status.code(), Some(2), "{err}");

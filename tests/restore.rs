@@ -8,19 +8,16 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
-mod common;
-
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::daemon::{Daemon, keygen};
-use common::server::{Server, Started, start_ok_with, start_with};
-use common::{stderr, stdout, vellum};
 use vellum_client::{UnverifiedClient, Wait};
 use vellum_note::Note;
 use vellum_signer::journal::{Journal, RecordKind};
+use vellum_testkit::files::copy_dir;
+use vellum_testkit::process::{Daemon, Server, Started, keygen, stderr, stdout, vellum};
 
 const ORIGIN: &str = "example.com/restore";
 
@@ -66,21 +63,6 @@ fn checkpoint_size(note: &[u8]) -> u64 {
     note.text().lines().nth(1).unwrap().parse().unwrap()
 }
 
-/// Copies a folder as a file-level backup tool would (RocksDB's LOCK file
-/// excepted: it belongs to the running process).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else if e.file_name() != "LOCK" {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Puts `backup` back in place of `live`.
 fn restore(backup: &Path, live: &Path) {
     std::fs::remove_dir_all(live).unwrap();
@@ -110,7 +92,7 @@ fn wait_for_export(folder: &Path, size: u64) {
 }
 
 #[track_caller]
-fn refused(started: Started) -> String {
+fn refused(started: Started<Server>) -> String {
     match started {
         Started::Up(_) => panic!("vellum serve started on a restored older copy of its data"),
         Started::Refused(status, err) => {
@@ -139,7 +121,7 @@ fn a_restored_data_folder_is_refused_by_the_signer_memory_outside_it() {
     let backup = dir.path().join("backup");
     let origin = [os("--origin"), os(ORIGIN)];
 
-    let server = start_ok_with(&data, &origin);
+    let server = Server::start_ok(&data, &origin);
     append(&server, 0, 300, Wait::Checkpoint);
     // A backup taken while the log runs (idle between calls: every write it
     // acknowledged is synced), then the log goes on.
@@ -155,7 +137,7 @@ fn a_restored_data_folder_is_refused_by_the_signer_memory_outside_it() {
     let before = journal_kinds(&state).len();
 
     restore(&backup, &data);
-    let err = refused(start_with(&data, &origin));
+    let err = refused(Server::start(&data, &origin));
     assert!(
         err.contains(
             "the signer remembers signing a tree of size 600, but the store holds only 300 entries"
@@ -211,7 +193,7 @@ fn an_export_refuses_a_restored_copy_and_recover_fetches_what_is_missing() {
         os("10ms"),
     ];
 
-    let server = start_ok_with(&data, &args);
+    let server = Server::start_ok(&data, &args);
     append(&server, 0, 300, Wait::Checkpoint);
     wait_for_export(&export, 300);
     // A backup of the whole machine: the data and the signer's memory.
@@ -224,7 +206,7 @@ fn an_export_refuses_a_restored_copy_and_recover_fetches_what_is_missing() {
 
     restore(&backup.join("data"), &data);
     restore(&backup.join("signer"), &signer_state(&data));
-    let err = refused(start_with(&data, &args));
+    let err = refused(Server::start(&data, &args));
     assert!(
         err.contains("publishes a tree of size 700, but the store holds only 300 entries"),
         "{err}"
@@ -258,7 +240,7 @@ fn an_export_refuses_a_restored_copy_and_recover_fetches_what_is_missing() {
     );
     assert_eq!(records[n - 1].0, RecordKind::Signed);
 
-    let server = start_ok_with(&data, &args);
+    let server = Server::start_ok(&data, &args);
     assert_eq!(served_size(&server), 700);
     append(&server, 700, 710, Wait::Checkpoint);
     assert_eq!(served_size(&server), 710);
@@ -279,7 +261,7 @@ fn a_witness_refuses_a_restored_copy_and_confirms_a_new_machine() {
     let wname = "witness.example.org";
     let wvkey = keygen(d, wname, true);
     let wkey = d.join(format!("{wname}.key"));
-    let witness = Daemon::start(&[
+    let witness = Daemon::start_ok(&[
         os("witness"),
         os("--logs"),
         logs.as_os_str(),
@@ -308,7 +290,7 @@ fn a_witness_refuses_a_restored_copy_and_confirms_a_new_machine() {
         os("--witness-policy"),
         policy.as_os_str(),
     ];
-    let server = start_ok_with(&data, &args);
+    let server = Server::start_ok(&data, &args);
     append(&server, 0, 200, Wait::Witnessed);
     copy_dir(&data, &backup.join("data"));
     copy_dir(&signer_state(&data), &backup.join("signer"));
@@ -321,7 +303,7 @@ fn a_witness_refuses_a_restored_copy_and_confirms_a_new_machine() {
     // The whole machine rewound: only the witness remembers.
     restore(&backup.join("data"), &data);
     restore(&backup.join("signer"), &signer_state(&data));
-    let err = refused(start_with(&data, &args));
+    let err = refused(Server::start(&data, &args));
     assert!(
         err.contains(
             "witness w0 has cosigned a tree of size 450 for this log, but the store holds a \
@@ -334,7 +316,7 @@ fn a_witness_refuses_a_restored_copy_and_confirms_a_new_machine() {
     // memory: refused until the operator recovers on purpose.
     restore(&latest, &data);
     std::fs::remove_dir_all(signer_state(&data)).unwrap();
-    let err = refused(start_with(&data, &args));
+    let err = refused(Server::start(&data, &args));
     assert!(err.contains("the signer has lost its state"), "{err}");
     assert!(err.contains("vellum recover"), "{err}");
 
@@ -370,7 +352,7 @@ fn a_witness_refuses_a_restored_copy_and_confirms_a_new_machine() {
     );
     assert!(records[0].1.contains("witnesses w0"), "{}", records[0].1);
 
-    let server = start_ok_with(&data, &args);
+    let server = Server::start_ok(&data, &args);
     append(&server, 450, 460, Wait::Witnessed);
     assert_eq!(served_size(&server), 460);
     drop(witness);
@@ -381,7 +363,7 @@ fn the_signer_memory_may_not_live_inside_the_data_folder() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let inside = data.join("journal");
-    let err = refused(start_with(
+    let err = refused(Server::start(
         &data,
         &[
             os("--origin"),
@@ -416,7 +398,7 @@ fn a_journal_in_the_old_place_moves_out_of_the_data_folder() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let origin = [os("--origin"), os(ORIGIN)];
-    let server = start_ok_with(&data, &origin);
+    let server = Server::start_ok(&data, &origin);
     append(&server, 0, 50, Wait::Checkpoint);
     let (status, err) = server.terminate();
     assert_eq!(status.code(), Some(0), "{err}");
@@ -424,7 +406,7 @@ fn a_journal_in_the_old_place_moves_out_of_the_data_folder() {
     // As an older version left it: the journal inside the data folder.
     let state = signer_state(&data);
     std::fs::rename(&state, data.join("signer")).unwrap();
-    let server = start_ok_with(&data, &origin);
+    let server = Server::start_ok(&data, &origin);
     assert!(state.is_dir() && !data.join("signer").exists());
     assert_eq!(served_size(&server), 50);
     append(&server, 50, 60, Wait::Checkpoint);

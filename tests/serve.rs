@@ -4,139 +4,19 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
-mod common;
-
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
-use common::{assert_fails, assert_ok, stderr, stdout, vellum, vellum_stdin};
 use tempfile::TempDir;
 use vellum_note::{SigType, SignerKey};
+use vellum_testkit::process::{
+    self, Server, assert_fails, assert_ok, line_reader, stderr, stdout, vellum, vellum_stdin,
+};
 
-/// A `vellum serve` process and what its banner said.
-struct Server {
-    child: Child,
-    url: String,
-    vkey: String,
-    banner: String,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Server {
-    /// Starts `vellum serve --data <data> --listen 127.0.0.1:0` and reads
-    /// the bound address from the banner.
-    fn start(data: &Path) -> Server {
-        Server::start_with(data, &[] as &[&OsStr])
-    }
-
-    /// As [`Server::start`], with more `serve` arguments.
-    /// Listens on a free loopback port unless `extra` has a `--listen`.
-    fn start_with<S: AsRef<OsStr>>(data: &Path, extra: &[S]) -> Server {
-        let own_listen = extra.iter().any(|a| a.as_ref() == "--listen");
-        let default_listen: &[&str] = if own_listen {
-            &[]
-        } else {
-            &["--listen", "127.0.0.1:0"]
-        };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vellum"))
-            .args(["serve".as_ref(), "--data".as_ref(), data.as_os_str()])
-            .args(default_listen)
-            .args(extra)
-            .env("VELLUM_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start vellum serve");
-        // Drain stderr for the server's whole life: a full pipe would block it.
-        let lines = line_reader(child.stderr.take().unwrap());
-        let mut banner = String::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let (mut url, mut vkey) = (None, None);
-        // The banner ends with the "stop:" line.
-        while !banner.contains("  stop:") {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match lines.recv_timeout(left) {
-                Ok(l) => l,
-                Err(_) => panic!("no banner from vellum serve; stderr so far:\n{banner}"),
-            };
-            banner.push_str(&line);
-            banner.push('\n');
-            if let Some(rest) = line.trim_start().strip_prefix("gRPC:") {
-                url = Some(rest.trim().to_owned());
-            }
-            if let Some(rest) = line.trim_start().strip_prefix("vkey:") {
-                vkey = rest.split_whitespace().next().map(str::to_owned);
-            }
-        }
-        Server {
-            child,
-            url: url.unwrap(),
-            vkey: vkey.unwrap(),
-            banner,
-            lines,
-        }
-    }
-
-    /// Sends SIGTERM and waits for the exit; returns its status and the
-    /// rest of stderr.
-    fn terminate(mut self) -> (ExitStatus, String) {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(killed.success());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "vellum serve did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        // The rest of stderr, up to its end (the reader stops at EOF).
-        let mut rest = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
-            rest.push(line);
-        }
-        (status, rest.join("\n"))
-    }
-
-    /// `vellum <args> --server <url>`.
-    fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Output {
-        let mut all: Vec<&OsStr> = args.iter().map(AsRef::as_ref).collect();
-        all.extend([OsStr::new("--server"), OsStr::new(&self.url)]);
-        vellum(all)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // A failed test must not leave a server behind.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Reads `pipe` line by line on its own thread, for the whole life of the
-/// process: a full pipe would block it.
-fn line_reader(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    lines
-}
+/// `vellum serve` with no arguments but the data folder and a free port.
+const NO_ARGS: &[&str] = &[];
 
 /// `vellum keygen` for `origin` into `dir`/log.key; returns the key file
 /// and the vkey.
@@ -188,7 +68,7 @@ fn assert_verifies(vkey: &str, entry: &Path, proof: &Path) {
 fn serve_append_prove_verify_stop_and_restart() {
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(&data);
+    let server = Server::start_ok(&data, NO_ARGS);
     assert!(server.banner.contains("created now"), "{}", server.banner);
     let vkey_file = data.join("log.vkey");
     assert_eq!(
@@ -211,7 +91,7 @@ fn serve_append_prove_verify_stop_and_restart() {
     let out = server.run(&["append", "-"]);
     assert_fails(&out, 2, &["nothing to append"]);
     // The server from the environment.
-    let out = Command::new(env!("CARGO_BIN_EXE_vellum"))
+    let out = Command::new(process::bin())
         .args(["checkpoint", "--vkey", &server.vkey])
         .env("VELLUM_SERVER", &server.url)
         .stdin(Stdio::null())
@@ -359,7 +239,7 @@ fn serve_append_prove_verify_stop_and_restart() {
     assert!(rest.contains("stopped cleanly"), "{rest}");
 
     // A restart on the same data keeps the key and the entries.
-    let server = Server::start(&data);
+    let server = Server::start_ok(&data, NO_ARGS);
     assert_eq!(server.vkey, vkey);
     assert!(server.banner.contains("existing"), "{}", server.banner);
     let out = server.run(&["prove", "--vkey", &vkey, "--index", "0"]);
@@ -459,7 +339,7 @@ fn watch_follows_the_log_and_catches_a_fork_and_a_rollback() {
     let key_flag = [OsStr::new("--key"), key.as_os_str()];
 
     // The honest log: first use, then a verified step.
-    let honest = Server::start_with(&dir.path().join("honest"), &key_flag);
+    let honest = Server::start_ok(&dir.path().join("honest"), &key_flag);
     append_lines(&honest, &vkey, &dir.path().join("p1"), b"a\nb\n");
     let out = watch(&honest, &vkey, &state);
     assert!(
@@ -489,7 +369,7 @@ fn watch_follows_the_log_and_catches_a_fork_and_a_rollback() {
     drop(honest);
 
     // The same key signs another history of the same size: a fork.
-    let forked = Server::start_with(&dir.path().join("forked"), &key_flag);
+    let forked = Server::start_ok(&dir.path().join("forked"), &key_flag);
     append_lines(&forked, &vkey, &dir.path().join("p3"), b"a\nb\nc\nd\nX\n");
     let out = watch(&forked, &vkey, &state);
     assert_fails(&out, 1, &["evidence saved to"]);
@@ -501,7 +381,7 @@ fn watch_follows_the_log_and_catches_a_fork_and_a_rollback() {
     drop(forked);
 
     // A log behind the trusted state: a rollback; a second evidence file.
-    let behind = Server::start_with(&dir.path().join("behind"), &key_flag);
+    let behind = Server::start_ok(&dir.path().join("behind"), &key_flag);
     append_lines(&behind, &vkey, &dir.path().join("p4"), b"a\nb\nc\n");
     let out = watch(&behind, &vkey, &state);
     assert_fails(&out, 1, &["trusted.evidence.1"]);
@@ -581,7 +461,7 @@ fn tokens_and_tls_from_the_command_line() {
     assert_fails(&out, 2, &["unknown role"]);
 
     let data = dir.path().join("data");
-    let server = Server::start_with(
+    let server = Server::start_ok(
         &data,
         &[
             "--tls-cert".as_ref(),
@@ -627,7 +507,7 @@ fn tokens_and_tls_from_the_command_line() {
     );
     assert_eq!(assert_success(&out), "0\n");
     // A read with the token from the environment.
-    let out = Command::new(env!("CARGO_BIN_EXE_vellum"))
+    let out = Command::new(process::bin())
         .args([
             "checkpoint",
             "--vkey",
@@ -666,7 +546,7 @@ fn watch_waits_for_a_log_that_is_not_up_yet() {
         .port();
     let listen = format!("127.0.0.1:{port}");
     let state = dir.path().join("trusted");
-    let mut watcher = Command::new(env!("CARGO_BIN_EXE_vellum"))
+    let mut watcher = Command::new(process::bin())
         .args(["watch", "--interval", "100ms", "--vkey", &vkey])
         .args(["--server", &format!("http://{listen}")])
         .arg("--state")
@@ -682,7 +562,7 @@ fn watch_waits_for_a_log_that_is_not_up_yet() {
         watcher.try_wait().unwrap().is_none(),
         "the watch gave up on a log that is not up yet"
     );
-    let server = Server::start_with(
+    let server = Server::start_ok(
         &dir.path().join("data"),
         &[
             OsStr::new("--key"),

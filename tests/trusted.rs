@@ -4,14 +4,25 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
-mod support;
+use std::path::Path;
 
-use support::{copy_dir, copy_key, entries, serve};
 use tempfile::TempDir;
 use vellum_client::{
     Client, ClientError, Evidence, EvidenceError, EvidenceKind, Step, Trust, TrustedState, Wait,
 };
 use vellum_note::{SigType, SignerKey};
+use vellum_testkit::TestServer;
+use vellum_testkit::files::{copy_dir, copy_key};
+use vellum_testkit::requests::entries;
+
+/// A log on `data`, with `key` instead of `<data>/log.key` if given.
+async fn serve(data: &Path, key: Option<&Path>) -> TestServer {
+    let mut server = TestServer::builder(data).data(data);
+    if let Some(key) = key {
+        server = server.key(key);
+    }
+    server.start().await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_advances_through_proofs_and_survives_reopening() {

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 use vellum_log::Wait;
 use vellum_note::{CosignerKey, Policy, SigType, SignerKey};
-use vellum_server::{ServeOptions, start};
+use vellum_testkit::TestServer;
 use vellum_witness::Witness;
 use vellum_witness::config::TrustedLogs;
 
@@ -99,15 +99,16 @@ async fn two_of_three_witnesses() {
         ));
     }
 
-    let mut opts = ServeOptions::embedded();
-    opts.data = dir.path().join("data");
-    opts.listen = "127.0.0.1:0".parse().unwrap();
-    opts.key = Some(key_path);
-    opts.witness_policy = Some(policy.clone());
-    opts.publish_below_policy = false;
-    opts.witness_timeout = Duration::from_millis(500);
-    let server = start(opts).await.unwrap();
-    let log = server.log.clone();
+    let server = TestServer::builder(dir.path())
+        .key(&key_path)
+        .with(|o| {
+            o.witness_policy = Some(policy.clone());
+            o.publish_below_policy = false;
+            o.witness_timeout = Duration::from_millis(500);
+        })
+        .start()
+        .await;
+    let log = server.running.log.clone();
 
     let cosigners =
         |note: &[u8]| -> usize { policy.check_checkpoint(note).unwrap().cosignatures().len() };
@@ -167,7 +168,7 @@ async fn two_of_three_witnesses() {
     .unwrap();
     assert!(cosigners(&log.witnessed().unwrap().note) >= 2);
 
-    server.stop().await.unwrap();
+    server.stop().await;
     for w in witnesses.into_iter().flatten() {
         w.stop().await;
     }

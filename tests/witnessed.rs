@@ -6,13 +6,10 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::daemon::{Daemon, keygen};
-use common::{assert_ok, stderr, stdout, vellum, vellum_stdin};
 use tempfile::TempDir;
+use vellum_testkit::process::{Daemon, assert_ok, keygen, stderr, stdout, vellum, vellum_stdin};
 
 #[test]
 fn a_log_with_an_independent_signer_and_two_witnesses() {
@@ -30,7 +27,7 @@ fn a_log_with_an_independent_signer_and_two_witnesses() {
         let vkey = keygen(d, &name, true);
         let key = d.join(format!("{name}.key"));
         let state = d.join(format!("w{i}-state"));
-        let w = Daemon::start(&[
+        let w = Daemon::start_ok(&[
             "witness".as_ref(),
             "--logs".as_ref(),
             logs.as_os_str(),
@@ -52,7 +49,7 @@ fn a_log_with_an_independent_signer_and_two_witnesses() {
     let socket = d.join("signer.sock");
     let signer_addr = format!("unix:{}", socket.display());
     let journal = d.join("signer-journal");
-    let signer = Daemon::start(&[
+    let signer = Daemon::start_ok(&[
         "signer".as_ref(),
         "--journal".as_ref(),
         journal.as_os_str(),
@@ -72,7 +69,7 @@ fn a_log_with_an_independent_signer_and_two_witnesses() {
     }
 
     let data = d.join("data");
-    let log = Daemon::start(&[
+    let log = Daemon::start_ok(&[
         "serve".as_ref(),
         "--data".as_ref(),
         data.as_os_str(),

@@ -5,15 +5,10 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
-mod common;
-
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
-use common::{assert_fails, assert_ok, stdout};
+use vellum_testkit::process::{self, Daemon, assert_fails, assert_ok, stdout};
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/vellum.toml")
@@ -23,7 +18,7 @@ fn example() -> PathBuf {
 /// the configuration cleared, so that the test's own environment plays no
 /// part.
 fn vellum_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vellum"));
+    let mut cmd = Command::new(process::bin());
     cmd.args(args)
         .env_remove("VELLUM_SIGNER_STATE")
         .env_remove("VELLUM_DATA")
@@ -38,7 +33,7 @@ fn vellum_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 #[track_caller]
 fn assert_all(out: &Output, needles: &[&str]) {
     assert_fails(out, 2, needles);
-    let err = common::stderr(out);
+    let err = process::stderr(out);
     for n in needles {
         assert!(err.contains(n), "stderr should say {n:?}: {err}");
     }
@@ -52,45 +47,14 @@ fn the_example_file_starts_the_default_log() {
     let data = dir.path().join("data");
     // The example's data folder and port, moved by the environment and a
     // flag to a temporary folder and a free port.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vellum"))
-        .args(["serve", "--config"])
+    let mut cmd = process::command();
+    cmd.args(["serve", "--config"])
         .arg(&config)
         .args(["--listen", "127.0.0.1:0"])
         .env("VELLUM_DATA", &data)
-        .env_remove("VELLUM_SIGNER_STATE")
-        .env("VELLUM_LOG", "warn")
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, lines) = mpsc::channel();
-    let err = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut banner = String::new();
-    while !banner.contains("stop:") {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(l) => {
-                banner.push_str(&l);
-                banner.push('\n');
-            }
-            Err(_) => {
-                let _ = child.kill();
-                panic!("no banner; stderr so far:\n{banner}");
-            }
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+        .current_dir(dir.path());
+    // Stopped (killed) when dropped, at the end of this statement.
+    let banner = Daemon::start(cmd).expect_up().banner.clone();
     assert!(
         banner.contains("vellum: serving log vellum.localhost/"),
         "{banner}"
@@ -164,7 +128,7 @@ fn flags_beat_the_environment_which_beats_the_file() {
         ],
         &env,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", process::stderr(&out));
     let printed = stdout(&out);
     assert!(printed.contains("data = \"from-file\""), "{printed}");
     assert!(printed.contains("max_connections = 5"), "{printed}");

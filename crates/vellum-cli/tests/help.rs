@@ -1,8 +1,6 @@
 //! Every command documents itself and its exit statuses.
 
-mod common;
-
-use common::{stdout, vellum};
+use vellum_testkit::process::{stdout, vellum};
 
 #[test]
 fn every_help_mentions_the_exit_statuses() {

@@ -2,16 +2,14 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
-mod common;
-
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
 
-use common::{assert_fails, stderr, stdout, vellum};
 use vellum_note::{SigType, SignerKey, VerifierKey};
 use vellum_signer::keyfile::load_key;
+use vellum_testkit::process::{assert_fails, stderr, stdout, vellum};
 
 /// `vellum keygen <name_flag> <name> --out <path> [--witness]`.
 fn keygen(name_flag: &str, name: &str, path: &Path, witness: bool) -> Output {

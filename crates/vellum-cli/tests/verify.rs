@@ -3,19 +3,17 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
-mod common;
-
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{
-    ProofVector, assert_fails, assert_ok, assert_rejected, log_vkey, proof_vectors, stderr, stdout,
-    vellum, vellum_stdin,
-};
 use tempfile::TempDir;
 use vellum_merkle::{Hash, LeafIndex};
 use vellum_note::{CosignerKey, Note, TlogProof};
+use vellum_testkit::process::{
+    assert_fails, assert_ok, assert_rejected, stderr, stdout, vellum, vellum_stdin,
+};
+use vellum_testkit::vectors::{ProofVector, log_vkey, proof_vectors};
 
 /// `vellum verify <trust...> --entry <entry> <proof>`.
 fn verify(trust: &[&str], entry: &Path, proof: &Path) -> Output {

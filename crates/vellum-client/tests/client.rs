@@ -3,19 +3,18 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
-mod support;
-
 use bytes::Bytes;
-use support::{entries, serve};
 use tempfile::TempDir;
 use vellum_client::{Client, ClientError, Trust, Wait};
 use vellum_merkle::leaf_hash;
 use vellum_note::{Policy, SigType, SignerKey, TlogProof};
+use vellum_testkit::TestServer;
+use vellum_testkit::requests::entries;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn append_at_each_wait_level() {
     let dir = TempDir::new().unwrap();
-    let server = serve(&dir.path().join("log"), None).await;
+    let server = TestServer::builder(dir.path()).start().await;
     let client = Client::connect(&server.url, server.vkey()).await.unwrap();
     let policy = Policy::quorum_none(server.vkey()).unwrap();
 
@@ -87,7 +86,7 @@ async fn append_at_each_wait_level() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proofs_and_reads() {
     let dir = TempDir::new().unwrap();
-    let server = serve(&dir.path().join("log"), None).await;
+    let server = TestServer::builder(dir.path()).start().await;
     let client = Client::connect(&server.url, Trust::Key(server.vkey()))
         .await
         .unwrap();
@@ -165,7 +164,7 @@ async fn proofs_and_reads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_what_does_not_verify() {
     let dir = TempDir::new().unwrap();
-    let server = serve(&dir.path().join("log"), None).await;
+    let server = TestServer::builder(dir.path()).start().await;
     server.first_checkpoint().await;
 
     // Another key with the same name: the log's signature does not verify.

@@ -19,7 +19,9 @@ use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 use vellum_merkle::{MAX_TREE_SIZE, leaf_hash};
 use vellum_proto::v1 as pb;
-use vellum_server::{Running, ServeOptions, start};
+use vellum_server::Running;
+use vellum_testkit::TestServer;
+use vellum_testkit::requests::append;
 
 use pb::get_inclusion_proof_request::Leaf;
 use raw_support::raw_call;
@@ -41,29 +43,19 @@ fn entry(i: u64) -> Bytes {
     Bytes::from(format!("entry {i}"))
 }
 
-fn append(entries: Vec<Bytes>, wait: pb::WaitFor) -> pb::AppendRequest {
-    pb::AppendRequest {
-        entries,
-        wait: wait as i32,
-        request_id: 1,
-    }
-}
-
 impl Harness {
     /// A server with small limits and `BASE` entries under a checkpoint.
     async fn start(dir: &std::path::Path) -> Harness {
-        let mut opts = ServeOptions::embedded();
-        opts.data = dir.join("data");
-        opts.listen = "127.0.0.1:0".parse().unwrap();
-        opts.tuning.max_entries_per_call = Some(MAX_PER_CALL);
-        opts.tuning.max_entry_size = Some(MAX_ENTRY);
-        opts.limits.max_message_bytes = MAX_MESSAGE;
-        let running = start(opts).await.unwrap();
-        let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let server = TestServer::builder(dir)
+            .with(|o| {
+                o.tuning.max_entries_per_call = Some(MAX_PER_CALL);
+                o.tuning.max_entry_size = Some(MAX_ENTRY);
+                o.limits.max_message_bytes = MAX_MESSAGE;
+            })
+            .start()
+            .await;
+        let channel = server.channel().await;
+        let running = server.running;
         let mut client = pb::log_client::LogClient::new(channel.clone());
         let r = client
             .append(append(

@@ -10,27 +10,21 @@ use tonic::Code;
 use tonic::transport::Channel;
 use vellum_note::{SigType, SignedCheckpoint, SignerKey, VerifierKey};
 use vellum_proto::v1 as pb;
+use vellum_server::Running;
 use vellum_server::grpc::signer::{SignerAddr, SignerService};
-use vellum_server::{Running, ServeOptions, start};
+use vellum_testkit::{TestServer, requests};
 
 async fn server(dir: &std::path::Path) -> (Running, pb::log_client::LogClient<Channel>) {
-    let mut opts = ServeOptions::embedded();
-    opts.data = dir.join("data");
-    opts.listen = "127.0.0.1:0".parse().unwrap();
-    opts.tuning.max_entries_per_call = Some(100);
-    let running = start(opts).await.unwrap();
-    let client = pb::log_client::LogClient::connect(format!("http://{}", running.grpc_addr))
-        .await
-        .unwrap();
-    (running, client)
+    let server = TestServer::builder(dir)
+        .with(|o| o.tuning.max_entries_per_call = Some(100))
+        .start()
+        .await;
+    let client = server.client().await;
+    (server.running, client)
 }
 
 fn append(entries: Vec<Bytes>, wait: pb::WaitFor) -> pb::AppendRequest {
-    pb::AppendRequest {
-        entries,
-        wait: wait as i32,
-        request_id: 7,
-    }
+    requests::append_with_id(entries, wait, 7)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -319,11 +313,11 @@ async fn a_signer_in_its_own_server() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let mut opts = ServeOptions::embedded();
-    opts.data = dir.path().join("data");
-    opts.listen = "127.0.0.1:0".parse().unwrap();
-    opts.signer = Some(addr);
-    let running = start(opts).await.unwrap();
+    let running = TestServer::builder(dir.path())
+        .with(|o| o.signer = Some(addr))
+        .start()
+        .await
+        .running;
     assert_eq!(running.vkey, vkey);
     assert!(
         !dir.path().join("data/log.key").exists(),

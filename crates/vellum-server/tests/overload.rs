@@ -27,7 +27,7 @@ use vellum_merkle::proof::verify_inclusion;
 use vellum_merkle::{LeafIndex, leaf_hash};
 use vellum_note::SignedCheckpoint;
 use vellum_proto::v1 as pb;
-use vellum_server::{ServeOptions, start};
+use vellum_testkit::TestServer;
 
 const QUEUE: usize = 32;
 const PER_CALL: usize = 8;
@@ -51,13 +51,15 @@ struct Outcome {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_is_shed_and_nothing_accepted_is_lost() {
     let dir = tempfile::tempdir().unwrap();
-    let mut opts = ServeOptions::embedded();
-    opts.data = dir.path().join("data");
-    opts.listen = "127.0.0.1:0".parse().unwrap();
-    opts.tuning.queue_max_entries = Some(QUEUE);
-    opts.tuning.max_entries_per_call = Some(PER_CALL);
-    let running = start(opts).await.unwrap();
-    let url = format!("http://{}", running.grpc_addr);
+    let server = TestServer::builder(dir.path())
+        .with(|o| {
+            o.tuning.queue_max_entries = Some(QUEUE);
+            o.tuning.max_entries_per_call = Some(PER_CALL);
+        })
+        .start()
+        .await;
+    let url = server.url.clone();
+    let running = server.running;
     // A few connections, as many callers would share them.
     let mut channels = Vec::new();
     for _ in 0..4 {
@@ -217,20 +219,18 @@ async fn a_flood_is_shed_and_nothing_accepted_is_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_refuses_appends_before_reading_them() {
     let dir = tempfile::tempdir().unwrap();
-    let mut opts = ServeOptions::embedded();
-    opts.data = dir.path().join("data");
-    opts.listen = "127.0.0.1:0".parse().unwrap();
-    opts.tuning.queue_max_entries = Some(4);
-    opts.tuning.max_entries_per_call = Some(4);
-    // No round starts by itself: the queue stays full until flushed.
-    opts.tuning.pool_max_entries = Some(1_000);
-    opts.tuning.pool_max_delay = Some(Duration::from_secs(3600));
-    let running = start(opts).await.unwrap();
-    let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let server = TestServer::builder(dir.path())
+        .with(|o| {
+            o.tuning.queue_max_entries = Some(4);
+            o.tuning.max_entries_per_call = Some(4);
+            // No round starts by itself: the queue stays full until flushed.
+            o.tuning.pool_max_entries = Some(1_000);
+            o.tuning.pool_max_delay = Some(Duration::from_secs(3600));
+        })
+        .start()
+        .await;
+    let channel = server.channel().await;
+    let running = server.running;
     let mut client = pb::log_client::LogClient::new(channel.clone());
     let filler = tokio::spawn(async move {
         client

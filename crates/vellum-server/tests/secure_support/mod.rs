@@ -12,6 +12,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use sha2::{Digest, Sha256};
 use vellum_server::access::token_hash_hex;
 use vellum_server::{AccessPolicy, Running, ServeOptions, TlsFiles, start};
+use vellum_testkit::TestServer;
 
 /// A client certificate: PEM certificate and key, and the SHA-256 of its
 /// DER in hex (what a token file's `cert-sha256:` names).
@@ -110,12 +111,10 @@ pub fn policy() -> Arc<AccessPolicy> {
 
 /// Options for a log in `dir` with gRPC and HTTP on free loopback ports.
 pub fn options(dir: &Path) -> ServeOptions {
-    let mut opts = ServeOptions::embedded();
-    opts.data = dir.join("data");
-    opts.listen = "127.0.0.1:0".parse().unwrap();
-    opts.http = Some("127.0.0.1:0".parse().unwrap());
-    opts.origin = Some("example.com/vellum-secure-test".into());
-    opts
+    TestServer::builder(dir)
+        .http()
+        .origin("example.com/vellum-secure-test")
+        .options()
 }
 
 /// A server with TLS (certificates under `dir/pki`) and the token policy.

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use vellum_log::{Log, Wait};
+use vellum_server::Running;
 use vellum_server::export::ExportOptions;
-use vellum_server::{Running, ServeOptions, start};
+use vellum_testkit::TestServer;
 
 /// The origin of the test logs.
 pub const ORIGIN: &str = "example.com/vellum-test";
@@ -25,18 +26,18 @@ pub fn entry(i: u64) -> Bytes {
 
 /// `testdata/vectors/tiles`, found from this crate, never by absolute path.
 pub fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/vectors/tiles")
+    vellum_testkit::vectors::tiles()
 }
 
 /// A log in `dir` with gRPC and HTTP on free loopback ports.
 pub async fn server(dir: &Path, export: Option<ExportOptions>) -> Running {
-    let mut opts = ServeOptions::embedded();
-    opts.data = dir.join("data");
-    opts.listen = "127.0.0.1:0".parse().unwrap();
-    opts.http = Some("127.0.0.1:0".parse().unwrap());
-    opts.origin = Some(ORIGIN.into());
-    opts.export = export;
-    start(opts).await.unwrap()
+    TestServer::builder(dir)
+        .http()
+        .origin(ORIGIN)
+        .with(|o| o.export = export)
+        .start()
+        .await
+        .running
 }
 
 /// Appends entries `from..to` in calls of at most `batch`, each waiting for
