@@ -67,7 +67,7 @@ pub(crate) fn parse_payload(
 }
 
 /// `an object`, `a string`, ... for messages.
-pub(crate) fn kind_of(v: &Value) -> &'static str {
+fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -32,7 +32,7 @@ use vellum_merkle::Hash;
 use crate::event::{Event, Outcome, Submitted};
 use crate::jcs;
 use crate::limits::MAX_ENTRY_BYTES;
-use crate::payload::{kind_of, parse_strict};
+use crate::payload::parse_strict;
 use crate::validate::identifier;
 use crate::{
     Actor, Limits, OutcomeResult, ParseError, RecordError, Resource, Timestamp, ValidationError,
@@ -272,9 +272,16 @@ impl Recorded {
 /// The canonical size of the client's part of `event`, without the log's
 /// fields (for the size check of validation).
 pub(crate) fn event_size(event: &Event) -> Result<usize, ValidationError> {
+    // Validation already refused every number without a canonical form;
+    // this only keeps the error precise if that ever changes.
     jcs::canonicalize(&Value::Object(event_value(event)))
         .map(|b| b.len())
-        .map_err(|e| ValidationError::Payload(crate::PayloadError::Syntax(e.to_string())))
+        .map_err(|jcs::JcsError::InexactInteger(number)| {
+            ValidationError::Payload(crate::PayloadError::InexactInteger {
+                at: String::new(),
+                number,
+            })
+        })
 }
 
 /// The client's members of the stored object.
@@ -327,17 +334,13 @@ impl Fields {
     fn new(path: &'static str, value: Value) -> Result<Fields, ParseError> {
         match value {
             Value::Object(map) => Ok(Fields { path, map }),
-            other => Err(ParseError::Schema {
+            _ => Err(ParseError::Schema {
                 field: if path.is_empty() {
                     "(event)".into()
                 } else {
                     path.into()
                 },
-                problem: match kind_of(&other) {
-                    "an array" => "an array, not an object",
-                    "a string" => "a string, not an object",
-                    _ => "not an object",
-                },
+                problem: "not an object",
             }),
         }
     }
