@@ -22,8 +22,14 @@ impl Daemon {
     /// Starts `vellum <args>` and reads stderr up to the banner's `stop:`
     /// line.
     pub fn start(args: &[&OsStr]) -> Daemon {
+        Daemon::start_env(args, &[])
+    }
+
+    /// As [`Daemon::start`], with `env` set.
+    pub fn start_env(args: &[&OsStr], env: &[(&str, &OsStr)]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vellum"))
             .args(args)
+            .envs(env.iter().copied())
             .env("VELLUM_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
