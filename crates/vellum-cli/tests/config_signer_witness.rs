@@ -10,6 +10,7 @@ mod common;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use common::daemon::{Daemon, keygen};
 use common::{assert_fails, assert_ok, stderr, stdout};
@@ -46,6 +47,27 @@ fn vellum_env(args: &[&OsStr], env: &[(&str, &OsStr)]) -> Output {
 
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)
+}
+
+/// Sends SIGTERM and waits: the exit status is 0 only if the process
+/// handled the signal (the shared daemon set-up) and stopped cleanly.
+fn terminate(mut d: Daemon) -> std::process::ExitStatus {
+    let pid = d.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(s) = d.child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "{pid} did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -221,7 +243,7 @@ fn a_signer_runs_from_its_configuration_file() {
     assert_eq!(signer.field("vkey"), vkey);
     assert_eq!(signer.field("listen"), listen);
     assert_eq!(Path::new(&signer.field("journal")), journal);
-    drop(signer);
+    assert_eq!(terminate(signer).code(), Some(0));
     // --list needs only the journal, which the file gives.
     let out = vellum_env(
         &[
@@ -281,7 +303,7 @@ fn a_witness_runs_from_its_configuration_file() {
         witness.banner
     );
     assert_eq!(Path::new(&witness.field("state")), state);
-    drop(witness);
+    assert_eq!(terminate(witness).code(), Some(0));
     assert!(state.is_dir() && !d.join("file-state").exists());
     // --list with the same settings: the log, nothing cosigned yet.
     let out = vellum_env(

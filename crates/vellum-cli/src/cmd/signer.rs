@@ -173,3 +173,43 @@ fn list(dir: &std::path::Path) -> CmdResult {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(list: &[&str]) -> Result<Args, clap::Error> {
+        Cli::try_parse_from(std::iter::once("signer").chain(list.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn a_flag_overrides_the_configuration_and_no_flag_keeps_it() {
+        let mut c = SignerServiceConfig::every_key();
+        args(&[]).unwrap().flags.overlay(&mut c);
+        assert_eq!(c, SignerServiceConfig::every_key());
+        args(&["--journal", "j", "--listen", "http://127.0.0.1:1"])
+            .unwrap()
+            .flags
+            .overlay(&mut c);
+        assert_eq!(c.journal, Some(PathBuf::from("j")));
+        assert_eq!(c.listen.unwrap().to_string(), "http://127.0.0.1:1");
+        assert_eq!(c.key, SignerServiceConfig::every_key().key);
+    }
+
+    #[test]
+    fn list_still_conflicts_with_serving_flags() {
+        assert!(args(&["--journal", "j", "--list", "--key", "k"]).is_err());
+        assert!(args(&["--journal", "j", "--list", "--listen", "unix:s"]).is_err());
+        assert!(args(&["--journal", "j", "--list"]).unwrap().list);
+        assert!(args(&["--listen", "tcp:1"]).is_err());
+    }
+}

@@ -160,3 +160,45 @@ async fn serve(s: WitnessSettings, logs: TrustedLogs, stop: crate::daemon::Stop)
     eprintln!("vellum: witness stopped");
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(list: &[&str]) -> Result<Args, clap::Error> {
+        Cli::try_parse_from(std::iter::once("witness").chain(list.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn a_flag_overrides_the_configuration_and_no_flag_keeps_it() {
+        let mut c = WitnessServiceConfig::every_key();
+        args(&[]).unwrap().flags.overlay(&mut c);
+        assert_eq!(c, WitnessServiceConfig::every_key());
+        args(&["--state", "s", "--listen", "127.0.0.1:0"])
+            .unwrap()
+            .flags
+            .overlay(&mut c);
+        assert_eq!(c.state, Some(PathBuf::from("s")));
+        assert_eq!(c.listen.port(), 0);
+        assert_eq!(c.logs, WitnessServiceConfig::every_key().logs);
+    }
+
+    #[test]
+    fn list_still_conflicts_with_key() {
+        assert!(args(&["--list", "--key", "k"]).is_err());
+        assert!(
+            args(&["--logs", "l", "--state", "s", "--list"])
+                .unwrap()
+                .list
+        );
+    }
+}
