@@ -34,7 +34,7 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -77,6 +77,9 @@ struct FaultySigner {
     /// After a journal failure the real signer stops until restarted.
     stopped: AtomicBool,
     dead: AtomicBool,
+    /// Signing requests refused because the signer had stopped: each is a
+    /// chance the log had, and missed, to get a checkpoint signed.
+    refused_stopped: AtomicU64,
 }
 
 fn journal_failure() -> SignError {
@@ -98,6 +101,7 @@ impl Signer for FaultySigner {
                 return Err(SignError::Unavailable("the process is gone".into()));
             }
             if self.stopped.load(Ordering::SeqCst) {
+                self.refused_stopped.fetch_add(1, Ordering::SeqCst);
                 return Err(to_sign_error(SignerError::Stopped));
             }
             let fault = self.armed.lock().unwrap().take();
@@ -226,6 +230,19 @@ impl Harness {
         Ok(out)
     }
 
+    /// Waits until the signer has refused `n` signing requests because it
+    /// had stopped.
+    async fn wait_refused_stopped(&self, n: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while self.signer.refused_stopped.load(Ordering::SeqCst) < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the publisher did not ask the stopped signer again within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     async fn wait_failed(&self) -> String {
         let mut st = self.log.state();
         let s = tokio::time::timeout(
@@ -311,6 +328,7 @@ async fn open(
         armed: Mutex::default(),
         stopped: AtomicBool::new(false),
         dead: AtomicBool::new(false),
+        refused_stopped: AtomicU64::new(0),
     });
     let witnessing = witness.map(|w| {
         let policy = Policy::parse(&format!(
@@ -426,11 +444,17 @@ async fn journal_row(id: &str, fault: SignFault) {
         .await
         .unwrap();
     h.log.flush().await.unwrap();
-    // ...but no checkpoint covers them while the signer is stopped.
-    let published = h.log.published().unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(h.log.published().unwrap().size, published.size);
+    assert_eq!(h.log.committed().size.get(), 15);
+    // ...but no checkpoint covers them while the signer is stopped: the
+    // publisher asks again (its retry after the failed attempt) and is
+    // refused, and publishes nothing.
+    h.wait_refused_stopped(1).await;
     assert!(h.signer.stopped.load(Ordering::SeqCst));
+    assert_eq!(
+        h.log.published().unwrap().size.get(),
+        10,
+        "a checkpoint was published while the signer was stopped"
+    );
     assert_eq!(*h.log.state().borrow(), LogState::Running);
     h.crash_and_reload().await;
     let after = h.log.published().unwrap().size.get();
