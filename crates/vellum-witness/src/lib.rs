@@ -57,7 +57,7 @@ pub mod witness;
 
 pub use client::{ClientOptions, WitnessCallError, WitnessClient};
 pub use config::{ConfigError, TrustedLog, TrustedLogs};
-pub use http::{HttpOptions, router, serve};
+pub use http::{HttpOptions, InFlight, router, serve};
 pub use request::{AddCheckpointRequest, MAX_BODY_SIZE, MAX_PROOF_LINES, RequestError};
 pub use service_config::{WitnessServiceConfig, WitnessSettings};
 pub use state::{CorruptState, OriginStatus, StateError, StoredCheckpoint, WitnessState};
