@@ -39,8 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use support::signer::to_sign_error;
-use support::{Fixture, TestSigner, entries};
+use support::{Fixture, LocalSigner, entries};
 use vellum_log::fsck::fsck;
 use vellum_log::{
     BoxFuture, Log, LogError, LogState, SignError, Signer, Wait, Witness, WitnessFailure,
@@ -49,6 +48,7 @@ use vellum_log::{
 use vellum_merkle::proof::verify_consistency;
 use vellum_merkle::{Hash, LeafIndex, TreeSize};
 use vellum_note::{CosignerKey, Note, NoteSignature, Policy, SignedCheckpoint};
+use vellum_server::local_signer::to_sign_error;
 use vellum_signer::SignerError;
 use vellum_signer::journal::JournalError;
 use vellum_store::LogStore;
@@ -72,7 +72,7 @@ enum SignFault {
 /// The real signer (journal on disk) with faults, and a switch for "the
 /// process is gone".
 struct FaultySigner {
-    inner: Arc<TestSigner>,
+    inner: Arc<LocalSigner>,
     armed: Mutex<Option<SignFault>>,
     /// After a journal failure the real signer stops until restarted.
     stopped: AtomicBool,

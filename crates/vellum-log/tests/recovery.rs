@@ -226,7 +226,7 @@ async fn a_failed_commit_stops_the_log_and_reload_continues() {
 
 /// A signer that is down for its first `down` calls.
 struct Flaky {
-    inner: Arc<support::TestSigner>,
+    inner: Arc<support::LocalSigner>,
     down: AtomicUsize,
 }
 

@@ -102,8 +102,8 @@ impl Flags {
 /// Runs `vellum witness`.
 pub fn run(args: Args) -> CmdResult {
     let s = args.flags.config()?.to_run(!args.list)?;
-    let text = std::fs::read_to_string(&s.logs)
-        .with_context(|| format!("cannot read the logs file {}", s.logs.display()))?;
+    let text = vellum_server::witness::read_policy_text(&s.logs)
+        .map_err(|e| anyhow::anyhow!("the logs file: {e}"))?;
     let logs =
         TrustedLogs::parse(&text).with_context(|| format!("logs file {}", s.logs.display()))?;
     if args.list {
