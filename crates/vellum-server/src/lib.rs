@@ -29,6 +29,7 @@ pub mod http;
 pub mod limits;
 pub mod local_signer;
 pub mod memory;
+pub mod metrics;
 pub mod net;
 pub mod recover;
 pub mod run;
