@@ -7,7 +7,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 use vellum_note::{SigType, SignerKey};
@@ -557,7 +557,18 @@ fn watch_waits_for_a_log_that_is_not_up_yet() {
         .spawn()
         .unwrap();
     let lines = line_reader(watcher.stdout.take().unwrap());
-    std::thread::sleep(Duration::from_millis(500));
+    let warnings = line_reader(watcher.stderr.take().unwrap());
+    // It tries, fails, says it will try again, and does: two warnings.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut retries = 0;
+    while retries < 2 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match warnings.recv_timeout(left) {
+            Ok(line) if line.contains("(trying again in 100ms)") => retries += 1,
+            Ok(_) => {}
+            Err(_) => panic!("vellum watch warned of {retries} retries, not 2, within 60 s"),
+        }
+    }
     assert!(
         watcher.try_wait().unwrap().is_none(),
         "the watch gave up on a log that is not up yet"

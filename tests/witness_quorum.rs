@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,6 +21,7 @@ use vellum_witness::config::TrustedLogs;
 const ORIGIN: &str = "example.com/witnessed-log";
 
 struct RunningWitness {
+    witness: Arc<Witness>,
     stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -47,16 +49,48 @@ async fn start_witness(
         }
     };
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(vellum_witness::http::serve(listener, witness, async {
-        let _ = stopped.await;
-    }));
-    RunningWitness { stop, task }
+    let task = tokio::spawn(vellum_witness::http::serve(
+        listener,
+        witness.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    RunningWitness {
+        witness,
+        stop,
+        task,
+    }
 }
 
 impl RunningWitness {
+    /// The largest size of this log the witness has cosigned (its durable
+    /// state, as it answers requests from it).
+    fn cosigned_size(&self) -> u64 {
+        self.witness
+            .state()
+            .list()
+            .iter()
+            .find(|s| s.origin() == ORIGIN)
+            .and_then(|s| s.latest())
+            .map_or(0, |c| c.size().get())
+    }
+
     async fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.task.await;
+    }
+}
+
+/// Polls `cond` until it holds; fails the test after 20 s.
+async fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -143,7 +177,23 @@ async fn two_of_three_witnesses() {
     let r = log.append(entries("c", 5), Wait::Durable).await.unwrap();
     let last = r.results.last().unwrap().index.get();
     assert!(last >= before.get());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The log had its chance: the live witness cosigned a checkpoint that
+    // covers the new entries, and a witness round finished after that, so
+    // its outcome (not enough cosignatures) is decided.
+    let live = witnesses[0].as_ref().unwrap();
+    let rounds = || log.stats().witness_rounds.load(Ordering::SeqCst);
+    let below = || {
+        log.stats()
+            .witness_rounds_below_policy
+            .load(Ordering::SeqCst)
+    };
+    wait_until("w0 to cosign the new entries", || {
+        live.cosigned_size() > last
+    })
+    .await;
+    let (seen, below_seen) = (rounds(), below());
+    wait_until("a witness round to finish", || rounds() > seen).await;
+    assert!(below() > below_seen, "the round found the policy unmet");
     assert_eq!(
         log.witnessed().unwrap().size,
         before,

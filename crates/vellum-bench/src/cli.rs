@@ -76,6 +76,13 @@ pub enum WaitArg {
 }
 
 /// The server under test and its tuning.
+///
+/// The embedded server is configured as `vellum serve` is: a serve
+/// configuration file (`--config`, docs/CONFIG.md) read by the same type,
+/// `vellum_server::ServeConfig`; the "Server tuning" flags below are the
+/// bench's shorthands for the keys varied most, written over that file
+/// (see [`ServerArgs::overlay`]), then the one conversion
+/// `ServeConfig::to_options` gives the server's options.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ServerArgs {
     /// Target a running `vellum serve` (e.g. http://127.0.0.1:6962) instead of
@@ -93,6 +100,14 @@ pub struct ServerArgs {
     /// same filesystem.
     #[arg(long, value_name = "DIR", help_heading = "Server")]
     pub data: Option<PathBuf>,
+
+    /// A `vellum serve` configuration file (TOML; docs/CONFIG.md,
+    /// examples/vellum.toml) for the embedded server: its limits, pool,
+    /// queue and the rest. Its data folder and listen address are the
+    /// bench's (--data, 127.0.0.1:0); the tuning flags below override it.
+    /// Environment variables are not read.
+    #[arg(long, value_name = "FILE", help_heading = "Server")]
+    pub config: Option<PathBuf>,
 
     /// Tuning: a round starts when this many entries are pooled...
     #[arg(long, value_name = "N", value_parser = count_usize, help_heading = "Server tuning")]
@@ -135,6 +150,37 @@ pub struct ServerArgs {
     /// Worker threads of the load generator's runtime (default: one per CPU).
     #[arg(long, value_name = "N", help_heading = "Server tuning")]
     pub client_threads: Option<usize>,
+}
+
+impl ServerArgs {
+    /// Writes the tuning flags that were given over `c` (the key each one
+    /// sets is in docs/CONFIG.md under the `vellum serve` flag of the same
+    /// name).
+    pub fn overlay(&self, c: &mut vellum_server::ServeConfig) {
+        fn set<T>(field: &mut T, value: Option<T>) {
+            if let Some(v) = value {
+                *field = v;
+            }
+        }
+        let log = &mut c.log;
+        set(&mut log.pool.max_entries, self.pool_max_entries);
+        set(&mut log.pool.max_delay, self.pool_max_delay);
+        set(&mut log.queue.max_entries, self.queue_max_entries);
+        set(&mut log.queue.max_bytes, self.queue_max_bytes);
+        set(&mut log.queue.max_delay, self.max_queue_delay);
+        set(
+            &mut log.append.max_entries_per_call,
+            self.max_entries_per_call,
+        );
+        set(
+            &mut c.limits.stream_max_in_flight,
+            self.stream_max_in_flight,
+        );
+        set(
+            &mut c.limits.max_concurrent_streams,
+            self.max_concurrent_streams,
+        );
+    }
 }
 
 /// Flags shared by the timed load runs.

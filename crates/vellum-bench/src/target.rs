@@ -18,7 +18,7 @@ use tonic::transport::{Channel, Endpoint};
 use vellum_log::Log;
 use vellum_note::VerifierKey;
 use vellum_proto::v1::log_client::LogClient;
-use vellum_server::{Running, ServeOptions};
+use vellum_server::{Layered, Running, ServeConfig, ServeOptions};
 
 use crate::cli::ServerArgs;
 
@@ -41,28 +41,28 @@ pub fn runtime(name: &str, threads: Option<usize>) -> anyhow::Result<Runtime> {
         .with_context(|| format!("cannot start the {name} runtime"))
 }
 
-/// The server's options for an embedded run in `data`.
-pub fn serve_options(args: &ServerArgs, data: &Path) -> ServeOptions {
-    let mut o = ServeOptions::embedded();
-    o.data = data.to_path_buf();
-    o.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    // A new log gets a random origin; an existing one keeps its key's.
-    o.origin = None;
-    let t = &mut o.tuning;
-    t.pool_max_entries = args.pool_max_entries;
-    t.pool_max_delay = args.pool_max_delay;
-    t.queue_max_entries = args.queue_max_entries;
-    t.max_queue_delay = args.max_queue_delay;
-    t.queue_max_bytes = args.queue_max_bytes;
-    t.max_entries_per_call = args.max_entries_per_call;
-    if let Some(v) = args.stream_max_in_flight {
-        o.limits.stream_max_in_flight = v;
-    }
-    if let Some(v) = args.max_concurrent_streams {
-        o.limits.max_concurrent_streams = v;
-    }
+/// The server's options for an embedded run in `data`: the `--config`
+/// file (defaults without one), the tuning flags over it, then the bench's
+/// own folder and a free loopback port.
+///
+/// # Errors
+///
+/// The file cannot be read or holds a bad key or value (named with its
+/// line), or a file it names cannot be used.
+pub fn serve_options(args: &ServerArgs, data: &Path) -> anyhow::Result<ServeOptions> {
+    let mut c = match &args.config {
+        // The file alone: the bench's environment is not a server's.
+        Some(file) => ServeConfig::load(Some(file), |_| None)?,
+        None => ServeConfig::default(),
+    };
+    args.overlay(&mut c);
+    c.data = data.to_path_buf();
+    c.listen.grpc = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut o = c
+        .to_options()
+        .context("the embedded server's configuration (--config)")?;
     o.limits.max_message_bytes = o.limits.max_message_bytes.max(MAX_MESSAGE);
-    o
+    Ok(o)
 }
 
 /// An embedded server.
@@ -104,6 +104,11 @@ impl Target {
             if args.data.is_some() {
                 bail!("--data is for the embedded server; with --server the data is the server's");
             }
+            if args.config.is_some() {
+                bail!(
+                    "--config is for the embedded server; with --server the configuration is the server's"
+                );
+            }
             return Ok(Target {
                 url: url.clone(),
                 vkey,
@@ -120,7 +125,7 @@ impl Target {
                 (t.path().join("data"), Some(t))
             }
         };
-        let opts = serve_options(args, &data);
+        let opts = serve_options(args, &data)?;
         let rt = runtime("bench-server", args.server_threads)?;
         let running = rt
             .block_on(vellum_server::start(opts.clone()))

@@ -346,3 +346,43 @@ fn overload_phases() {
         }
     }
 }
+
+/// The embedded server takes a `vellum serve` configuration file, read by
+/// serve's own type; a tuning flag beats the file.
+#[test]
+fn the_embedded_server_takes_a_serve_configuration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("vellum.toml");
+    std::fs::write(
+        &config,
+        "[log.pool]\nmax_entries = 123\nmax_delay = \"3ms\"\n\n[log.queue]\nmax_entries = 4567\n",
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["append", "--baselines", "false", "--config", c];
+        args.extend_from_slice(extra);
+        let r = json(&with_short(&args));
+        one(&r, "append")["server"].clone()
+    };
+    let server = run(&[]);
+    assert_eq!(server["pool_max_entries"], 123, "{server}");
+    assert_eq!(server["queue_max_entries"], 4567, "{server}");
+    assert!(
+        (f(&server, "pool_max_delay_ms") - 3.0).abs() < 1e-9,
+        "{server}"
+    );
+    let server = run(&["--pool-max-entries", "77"]);
+    assert_eq!(server["pool_max_entries"], 77, "{server}");
+    assert_eq!(server["queue_max_entries"], 4567, "{server}");
+
+    // A bad key is refused with the file, its line and the key.
+    std::fs::write(&config, "[log.pool]\nmax_entris = 1\n").unwrap();
+    let out = bench(&with_short(&["append", "--config", c]));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("vellum.toml:2:") && err.contains("max_entris"),
+        "{err}"
+    );
+}

@@ -208,6 +208,7 @@ impl LogBuilder {
                     witnessed: witnessed_tx,
                     published: published_tx,
                     state: state_tx.clone(),
+                    stats: stats.clone(),
                 };
                 (
                     published_rx,

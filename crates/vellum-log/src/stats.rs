@@ -17,6 +17,11 @@ pub struct Stats {
     pub pushbacks: AtomicU64,
     /// Append calls handed to the sequencer.
     pub accepted: AtomicU64,
+    /// Witness rounds finished: every witness answered or timed out and the
+    /// cosigned checkpoint was checked against the policy (and stored).
+    pub witness_rounds: AtomicU64,
+    /// Of those, the rounds whose checkpoint did not meet the policy.
+    pub witness_rounds_below_policy: AtomicU64,
     /// Entries per second the sequencer gets through while it has a
     /// backlog (a moving average over such rounds; 0 until the first).
     pub service_rate: AtomicU64,

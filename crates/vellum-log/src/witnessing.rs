@@ -29,6 +29,7 @@ use crate::log::LogState;
 use crate::publisher::{Published, publish_newer};
 use crate::reader;
 use crate::signer::BoxFuture;
+use crate::stats::Stats;
 
 /// Why a witness did not cosign.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,6 +100,7 @@ pub(crate) struct WitnessTask {
     pub known: Vec<AtomicU64>,
     /// The log's state: an ambiguous storage error stops the log.
     pub state: watch::Sender<LogState>,
+    pub stats: Arc<Stats>,
 }
 
 impl WitnessTask {
@@ -211,7 +213,12 @@ impl WitnessTask {
             publish_newer(&self.witnessed, enriched);
         } else {
             tracing::warn!(size = size.get(), unmet = ?unmet, "checkpoint does not meet the witness policy yet");
+            self.stats
+                .witness_rounds_below_policy
+                .fetch_add(1, Ordering::SeqCst);
         }
+        // Counted last: whoever sees the count sees the round's outcome.
+        self.stats.witness_rounds.fetch_add(1, Ordering::SeqCst);
         Some(met)
     }
 

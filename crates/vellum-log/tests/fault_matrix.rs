@@ -1,8 +1,9 @@
 //! The fault matrix: each step of a commit fails in two ways, "the step
 //! failed and nothing persisted" and "the step persisted but the caller saw
 //! an error". After each, the process "crashes" (the store keeps only what
-//! reached its disk, the signer its journal), the log reloads through the
-//! normal start-up path, the whole tree is re-verified from storage
+//! reached its disk, as `vellum_store::faulty` models it; the signer keeps
+//! its journal), the log reloads through the normal start-up path, the
+//! whole tree is re-verified from storage
 //! (`vellum_log::fsck`: every entry, node, dedup record and checkpoint), every
 //! acknowledged entry must be at its index, the root at the last signed
 //! checkpoint must be the stored tree's, and the log must make progress.
@@ -33,202 +34,26 @@
 
 mod support;
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use support::signer::to_sign_error;
-use support::{Fixture, TestSigner, entries};
+use support::{Fixture, LocalSigner, entries};
 use vellum_log::fsck::fsck;
 use vellum_log::{
     BoxFuture, Log, LogError, LogState, SignError, Signer, Wait, Witness, WitnessFailure,
     Witnessing,
 };
 use vellum_merkle::proof::verify_consistency;
-use vellum_merkle::{Hash, LeafIndex, NodeId, TreeSize};
+use vellum_merkle::{Hash, LeafIndex, TreeSize};
 use vellum_note::{CosignerKey, Note, NoteSignature, Policy, SignedCheckpoint};
+use vellum_server::local_signer::to_sign_error;
 use vellum_signer::SignerError;
 use vellum_signer::journal::JournalError;
+use vellum_store::LogStore;
+use vellum_store::faulty::{Fault, FaultyStore, Op};
 use vellum_store::memory::MemoryStore;
-use vellum_store::{CommitBatch, LogStore, StoreError, TreeHead};
-
-// ---------------------------------------------------------------- the disk
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
-    Commit,
-    PutCheckpoint,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fault {
-    /// Error; nothing visible, nothing durable.
-    Fail,
-    /// Visible and durable, then an error.
-    LandThenFail,
-    /// Visible to this process (the page cache), lost at a crash, error:
-    /// a failed fsync.
-    VisibleNotDurable,
-}
-
-enum Durable {
-    Commit(CommitBatch),
-    Checkpoint(TreeSize, Vec<u8>),
-}
-
-/// A store whose durable state can differ from what the process sees, with
-/// faults armed per operation (the `skip` calls of that op pass first), a
-/// gate that holds commits, and a "dead" switch for after the crash.
-struct Disk {
-    visible: MemoryStore,
-    durable: Mutex<Vec<Durable>>,
-    armed: Mutex<VecDeque<(Op, usize, Fault)>>,
-    dead: AtomicBool,
-    gate: (Mutex<bool>, Condvar),
-    in_commit: AtomicU64,
-}
-
-impl Disk {
-    fn new() -> Arc<Disk> {
-        Arc::new(Disk::from_records(Vec::new()))
-    }
-
-    fn from_records(records: Vec<Durable>) -> Disk {
-        let visible = MemoryStore::new();
-        for r in &records {
-            match r {
-                Durable::Commit(b) => visible.commit(b).unwrap(),
-                Durable::Checkpoint(s, n) => visible.put_checkpoint(*s, n).unwrap(),
-            }
-        }
-        Disk {
-            visible,
-            durable: Mutex::new(records),
-            armed: Mutex::default(),
-            dead: AtomicBool::new(false),
-            gate: (Mutex::new(false), Condvar::new()),
-            in_commit: AtomicU64::new(0),
-        }
-    }
-
-    fn arm(&self, op: Op, skip: usize, fault: Fault) {
-        self.armed.lock().unwrap().push_back((op, skip, fault));
-    }
-
-    fn take(&self, op: Op) -> Option<Fault> {
-        let mut armed = self.armed.lock().unwrap();
-        let pos = armed.iter().position(|(o, _, _)| *o == op)?;
-        if armed[pos].1 > 0 {
-            armed[pos].1 -= 1;
-            return None;
-        }
-        armed.remove(pos).map(|(_, _, f)| f)
-    }
-
-    /// The power goes out: what is on the disk is all a restart finds, and
-    /// the old process can touch nothing more.
-    fn crash(&self) -> Arc<Disk> {
-        self.dead.store(true, Ordering::SeqCst);
-        self.hold(false);
-        let records = std::mem::take(&mut *self.durable.lock().unwrap());
-        Arc::new(Disk::from_records(records))
-    }
-
-    fn hold(&self, on: bool) {
-        *self.gate.0.lock().unwrap() = on;
-        self.gate.1.notify_all();
-    }
-
-    fn alive(&self) -> Result<(), StoreError> {
-        if self.dead.load(Ordering::SeqCst) {
-            return Err(StoreError::Io("the process is gone".into()));
-        }
-        Ok(())
-    }
-
-    fn write(
-        &self,
-        op: Op,
-        apply: impl FnOnce() -> Result<(), StoreError>,
-        record: Durable,
-    ) -> Result<(), StoreError> {
-        self.alive()?;
-        let injected = |f: Fault| Err(StoreError::Io(format!("injected {f:?} of {op:?}")));
-        match self.take(op) {
-            None => {
-                apply()?;
-                self.durable.lock().unwrap().push(record);
-                Ok(())
-            }
-            Some(Fault::Fail) => injected(Fault::Fail),
-            Some(Fault::LandThenFail) => {
-                apply()?;
-                self.durable.lock().unwrap().push(record);
-                injected(Fault::LandThenFail)
-            }
-            Some(Fault::VisibleNotDurable) => {
-                apply()?;
-                injected(Fault::VisibleNotDurable)
-            }
-        }
-    }
-}
-
-impl LogStore for Disk {
-    fn tree_head(&self) -> Result<TreeHead, StoreError> {
-        self.alive()?;
-        self.visible.tree_head()
-    }
-    fn read_nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
-        self.alive()?;
-        self.visible.read_nodes(ids)
-    }
-    fn read_node_range(&self, l: u8, s: u64, c: u64) -> Result<Vec<Hash>, StoreError> {
-        self.alive()?;
-        self.visible.read_node_range(l, s, c)
-    }
-    fn read_entries(&self, s: LeafIndex, c: u64) -> Result<Vec<Bytes>, StoreError> {
-        self.alive()?;
-        self.visible.read_entries(s, c)
-    }
-    fn find_leaves(&self, h: &[Hash]) -> Result<Vec<Option<LeafIndex>>, StoreError> {
-        self.alive()?;
-        self.visible.find_leaves(h)
-    }
-    fn commit(&self, b: &CommitBatch) -> Result<(), StoreError> {
-        self.in_commit.fetch_add(1, Ordering::SeqCst);
-        {
-            let mut held = self.gate.0.lock().unwrap();
-            while *held {
-                held = self.gate.1.wait(held).unwrap();
-            }
-        }
-        let r = self.write(
-            Op::Commit,
-            || self.visible.commit(b),
-            Durable::Commit(b.clone()),
-        );
-        self.in_commit.fetch_sub(1, Ordering::SeqCst);
-        r
-    }
-    fn put_checkpoint(&self, s: TreeSize, n: &[u8]) -> Result<(), StoreError> {
-        self.write(
-            Op::PutCheckpoint,
-            || self.visible.put_checkpoint(s, n),
-            Durable::Checkpoint(s, n.to_vec()),
-        )
-    }
-    fn latest_checkpoint(&self) -> Result<Option<(TreeSize, Bytes)>, StoreError> {
-        self.alive()?;
-        self.visible.latest_checkpoint()
-    }
-    fn checkpoint_at(&self, s: TreeSize) -> Result<Option<Bytes>, StoreError> {
-        self.alive()?;
-        self.visible.checkpoint_at(s)
-    }
-}
 
 // -------------------------------------------------------------- the signer
 
@@ -247,11 +72,14 @@ enum SignFault {
 /// The real signer (journal on disk) with faults, and a switch for "the
 /// process is gone".
 struct FaultySigner {
-    inner: Arc<TestSigner>,
+    inner: Arc<LocalSigner>,
     armed: Mutex<Option<SignFault>>,
     /// After a journal failure the real signer stops until restarted.
     stopped: AtomicBool,
     dead: AtomicBool,
+    /// Signing requests refused because the signer had stopped: each is a
+    /// chance the log had, and missed, to get a checkpoint signed.
+    refused_stopped: AtomicU64,
 }
 
 fn journal_failure() -> SignError {
@@ -273,6 +101,7 @@ impl Signer for FaultySigner {
                 return Err(SignError::Unavailable("the process is gone".into()));
             }
             if self.stopped.load(Ordering::SeqCst) {
+                self.refused_stopped.fetch_add(1, Ordering::SeqCst);
                 return Err(to_sign_error(SignerError::Stopped));
             }
             let fault = self.armed.lock().unwrap().take();
@@ -357,7 +186,7 @@ impl Witness for TestWitness {
 
 struct Harness {
     f: Fixture,
-    disk: Arc<Disk>,
+    disk: Arc<FaultyStore>,
     signer: Arc<FaultySigner>,
     witness: Option<Arc<TestWitness>>,
     log: Log,
@@ -376,7 +205,7 @@ impl Harness {
                 armed: Mutex::default(),
             })
         });
-        let disk = Disk::new();
+        let disk = Arc::new(FaultyStore::new(MemoryStore::new()));
         let (log, signer) = open(&f, disk.clone(), witness.clone(), f.config()).await;
         Harness {
             f,
@@ -399,6 +228,19 @@ impl Harness {
             self.acked.push((*i, e));
         }
         Ok(out)
+    }
+
+    /// Waits until the signer has refused `n` signing requests because it
+    /// had stopped.
+    async fn wait_refused_stopped(&self, n: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while self.signer.refused_stopped.load(Ordering::SeqCst) < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the publisher did not ask the stopped signer again within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     async fn wait_failed(&self) -> String {
@@ -426,7 +268,7 @@ impl Harness {
     /// The process is gone; `disk` is what a restart finds.
     fn crash(&mut self) {
         self.signer.dead.store(true, Ordering::SeqCst);
-        self.disk = self.disk.crash();
+        self.disk = Arc::new(self.disk.crash());
     }
 
     async fn reload(&mut self) {
@@ -477,7 +319,7 @@ impl Harness {
 
 async fn open(
     f: &Fixture,
-    disk: Arc<Disk>,
+    disk: Arc<FaultyStore>,
     witness: Option<Arc<TestWitness>>,
     config: vellum_log::LogConfig,
 ) -> (Log, Arc<FaultySigner>) {
@@ -486,6 +328,7 @@ async fn open(
         armed: Mutex::default(),
         stopped: AtomicBool::new(false),
         dead: AtomicBool::new(false),
+        refused_stopped: AtomicU64::new(0),
     });
     let witnessing = witness.map(|w| {
         let policy = Policy::parse(&format!(
@@ -601,11 +444,17 @@ async fn journal_row(id: &str, fault: SignFault) {
         .await
         .unwrap();
     h.log.flush().await.unwrap();
-    // ...but no checkpoint covers them while the signer is stopped.
-    let published = h.log.published().unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(h.log.published().unwrap().size, published.size);
+    assert_eq!(h.log.committed().size.get(), 15);
+    // ...but no checkpoint covers them while the signer is stopped: the
+    // publisher asks again (its retry after the failed attempt) and is
+    // refused, and publishes nothing.
+    h.wait_refused_stopped(1).await;
     assert!(h.signer.stopped.load(Ordering::SeqCst));
+    assert_eq!(
+        h.log.published().unwrap().size.get(),
+        10,
+        "a checkpoint was published while the signer was stopped"
+    );
     assert_eq!(*h.log.state().borrow(), LogState::Running);
     h.crash_and_reload().await;
     let after = h.log.published().unwrap().size.get();
@@ -826,14 +675,15 @@ async fn row_6b_put_checkpoint_lands_then_errors() {
 
 // ------------------------------------------------------------------- row 7
 
-async fn wait_in_commit(disk: &Disk) {
-    for _ in 0..2000 {
-        if disk.in_commit.load(Ordering::SeqCst) > 0 {
+/// Waits until a commit has reached the (held) store.
+async fn wait_in_commit(disk: &FaultyStore) {
+    for _ in 0..4000 {
+        if disk.in_flight(Op::Commit) > 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    panic!("no commit started");
+    panic!("no commit reached the store within 20 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -842,7 +692,7 @@ async fn row_7a_refused_at_once_nothing_queued() {
     let mut cfg = f.config();
     cfg.queue_max_entries = 4;
     cfg.max_entries_per_call = 4;
-    let disk = Disk::new();
+    let disk = Arc::new(FaultyStore::new(MemoryStore::new()));
     let (log, signer) = open(&f, disk.clone(), None, cfg).await;
     let mut h = Harness {
         f,
@@ -852,7 +702,7 @@ async fn row_7a_refused_at_once_nothing_queued() {
         log,
         acked: Vec::new(),
     };
-    h.disk.hold(true);
+    h.disk.hold(Op::Commit);
     let first = {
         let log = h.log.clone();
         tokio::spawn(async move { log.append(entries("first", 0..4), Wait::Durable).await })
@@ -865,7 +715,7 @@ async fn row_7a_refused_at_once_nothing_queued() {
         .await
         .unwrap_err();
     assert!(matches!(err, LogError::QueueFull { .. }), "{err:?}");
-    h.disk.hold(false);
+    h.disk.release(Op::Commit);
     let r = first.await.unwrap().unwrap();
     for (a, e) in r.results.iter().zip(entries("first", 0..4)) {
         h.acked.push((a.index.get(), e));
@@ -896,7 +746,7 @@ async fn row_7b_committed_but_the_caller_is_gone() {
     h.append(entries("ok", 0..10), Wait::Checkpoint)
         .await
         .unwrap();
-    h.disk.hold(true);
+    h.disk.hold(Op::Commit);
     let gone = {
         let log = h.log.clone();
         tokio::spawn(async move { log.append(entries("gone", 0..5), Wait::Durable).await })
@@ -905,7 +755,7 @@ async fn row_7b_committed_but_the_caller_is_gone() {
     // The caller disconnects while its round commits.
     gone.abort();
     assert!(gone.await.unwrap_err().is_cancelled());
-    h.disk.hold(false);
+    h.disk.release(Op::Commit);
     h.log.flush().await.unwrap();
     assert_eq!(h.log.committed().size.get(), 15);
     let r = h
@@ -921,18 +771,4 @@ async fn row_7b_committed_but_the_caller_is_gone() {
         "caller gone after commit",
         "retry: duplicate at the same indices",
     );
-}
-
-#[test]
-fn the_test_store_replays_only_what_is_durable() {
-    // The double itself: a crash keeps landed writes, drops the rest.
-    let d = Disk::new();
-    let mut b = vellum_store::conformance::Builder::new();
-    d.commit(&b.batch(&entries("a", 0..3))).unwrap();
-    d.arm(Op::Commit, 0, Fault::VisibleNotDurable);
-    assert!(d.commit(&b.batch(&entries("a", 3..5))).is_err());
-    assert_eq!(d.tree_head().unwrap().size.get(), 5);
-    let after = d.crash();
-    assert!(d.tree_head().is_err(), "the old process can do nothing");
-    assert_eq!(after.tree_head().unwrap().size.get(), 3);
 }

@@ -184,7 +184,7 @@ async fn a_failed_commit_stops_the_log_and_reload_continues() {
         log.append(entries("ok", 0..10), Wait::Checkpoint)
             .await
             .unwrap();
-        store.arm(Op::Commit, fault);
+        store.arm(Op::Commit, 0, fault);
         let err = log
             .append(entries("doomed", 0..5), Wait::Durable)
             .await
@@ -226,7 +226,7 @@ async fn a_failed_commit_stops_the_log_and_reload_continues() {
 
 /// A signer that is down for its first `down` calls.
 struct Flaky {
-    inner: Arc<support::TestSigner>,
+    inner: Arc<support::LocalSigner>,
     down: AtomicUsize,
 }
 

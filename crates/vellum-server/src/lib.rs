@@ -11,7 +11,8 @@
 //! * [`local_signer`]: the signer in this process, as the log sees it.
 //! * [`http`]: the C2SP tlog-tiles read API (checkpoint, tiles, bundles).
 //! * [`export`]: the same tiles written to a folder, for static hosting.
-//! * [`config`]: the configuration of `vellum serve` (TOML, environment).
+//! * [`config`]: the configurations of `vellum serve` and `vellum signer`
+//!   (TOML, environment).
 //! * [`run`]: a whole server with its start-up checks and clean shutdown.
 
 #![deny(missing_docs)]
@@ -28,6 +29,7 @@ pub mod http;
 pub mod limits;
 pub mod local_signer;
 pub mod memory;
+pub mod metrics;
 pub mod net;
 pub mod recover;
 pub mod run;
@@ -36,7 +38,7 @@ pub mod tls;
 pub mod witness;
 
 pub use access::{AccessPolicy, Role};
-pub use config::{ConfigError, ServeConfig};
+pub use config::{ConfigError, Layered, ServeConfig, SignerServiceConfig, SignerSettings};
 pub use export::ExportOptions;
 pub use grpc::signer::SignerAddr;
 pub use limits::Limits;

@@ -390,6 +390,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         let app = http::router_with_access(
             TileSource::from_log(&log),
             opts.http_config.clone(),
+            Some(crate::metrics::router(log.clone(), stats.clone())),
             access.clone(),
         );
         let limits = opts.limits.clone();

@@ -91,12 +91,30 @@ pub fn witnessing_from_policy(
 /// A message naming the file: it cannot be read, is too large, or is not a
 /// policy (with the parser's line).
 pub fn read_policy(path: &Path) -> Result<Policy, String> {
+    let text = read_policy_text(path)?;
+    Policy::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The text of the tlog-policy file at `path`, read as [`read_policy`]
+/// does: also the reader of a witness's `--logs` file, parsed by
+/// `vellum_witness::config::TrustedLogs`.
+///
+/// # Errors
+///
+/// A message naming the file: it cannot be read, is larger than
+/// [`MAX_POLICY_SIZE`], or is not UTF-8.
+pub fn read_policy_text(path: &Path) -> Result<String, String> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(MAX_POLICY_SIZE as u64 + 1).read_to_end(&mut bytes))
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    // The parser refuses more than MAX_POLICY_SIZE bytes with the limit.
-    Policy::parse_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    if bytes.len() > MAX_POLICY_SIZE {
+        return Err(format!(
+            "{} is larger than a policy may be ({MAX_POLICY_SIZE} bytes)",
+            path.display()
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))
 }
 
 #[cfg(test)]

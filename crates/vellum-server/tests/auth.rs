@@ -198,7 +198,12 @@ async fn tiles_need_an_audit_token() {
     let base = format!("http://{}", running.http_addr.unwrap());
     let http = reqwest::Client::new();
     let before = denials(&running);
-    for path in ["/checkpoint", "/tile/0/000.p/1", "/tile/entries/000.p/1"] {
+    for path in [
+        "/checkpoint",
+        "/tile/0/000.p/1",
+        "/tile/entries/000.p/1",
+        "/metrics",
+    ] {
         let url = format!("{base}{path}");
         let r = http.get(&url).send().await.unwrap();
         assert_eq!(r.status(), 401, "{path}");
@@ -222,7 +227,7 @@ async fn tiles_need_an_audit_token() {
         }
     }
     let after = denials(&running);
-    assert_eq!((after.0 - before.0, after.1 - before.1), (6, 6));
+    assert_eq!((after.0 - before.0, after.1 - before.1), (8, 8));
     // The checkpoint served is the log's.
     let body = http
         .get(format!("{base}/checkpoint"))

@@ -307,10 +307,12 @@ async fn a_signer_in_its_own_server() {
         })
     };
     // Wait for the socket.
-    for _ in 0..100 {
-        if dir.path().join("signer.sock").exists() {
-            break;
-        }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !dir.path().join("signer.sock").exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the signer never bound its socket"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let running = TestServer::builder(dir.path())

@@ -241,7 +241,12 @@ async fn a_full_queue_refuses_appends_before_reading_them() {
             })
             .await
     });
+    let deadline = Instant::now() + Duration::from_secs(20);
     while running.log.queued_entries() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "the filler's 4 entries never reached the queue"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     // A gRPC frame holding a protobuf field with wire type 7 (invalid).

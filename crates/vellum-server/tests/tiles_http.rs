@@ -294,8 +294,18 @@ async fn bad_paths_never_touch_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let (store, log, base, task) = counted_log(dir.path(), HttpConfig::default()).await;
     let c = reqwest::Client::new();
-    // Let the publisher settle: nothing reads the store once it is idle.
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // The log is idle: no round pending (flush), and the published
+    // checkpoint covers every committed entry, so the publisher has nothing
+    // to read. From here only requests may read the store.
+    log.flush().await.unwrap();
+    let mut published = log.subscribe_published();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        published.wait_for(|p| p.as_ref().is_some_and(|p| p.size == log.committed().size)),
+    )
+    .await
+    .expect("the publisher catches up with the committed tree")
+    .unwrap();
     let before = store.reads();
     for (p, code) in [
         ("tile/0/1", 400),

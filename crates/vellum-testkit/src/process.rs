@@ -322,6 +322,14 @@ impl Daemon {
         Daemon::start(cmd).expect_up()
     }
 
+    /// As [`Daemon::start_ok`], with `env` set.
+    #[track_caller]
+    pub fn start_env(args: &[&OsStr], env: &[(&str, &OsStr)]) -> Daemon {
+        let mut cmd = command();
+        cmd.args(args).envs(env.iter().copied());
+        Daemon::start(cmd).expect_up()
+    }
+
     /// The first word after the banner line `<label>:`.
     #[track_caller]
     pub fn field(&self, label: &str) -> String {

@@ -10,17 +10,22 @@
 //! and the next one is answered 503 at once rather than queued. A request
 //! whose client goes away is still carried to its end: the check and the
 //! persist run on a blocking thread that is never cancelled halfway.
+//!
+//! [`InFlight`] counts the requests holding one of those slots (for
+//! metrics, and for tests that must know a slot is taken).
 
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
@@ -67,8 +72,53 @@ pub fn router(witness: Arc<Witness>) -> Router {
     router_with(witness, &HttpOptions::default())
 }
 
+/// The number of requests being served: those holding one of the
+/// [`HttpOptions::max_concurrent_requests`] slots, from the moment the slot
+/// is taken (before the body is read) until the response is ready. Requests
+/// answered 503 for want of a slot are not counted. Clones share the count.
+#[derive(Debug, Clone, Default)]
+pub struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// A count at zero, for [`router_with_gauge`].
+    pub fn new() -> InFlight {
+        InFlight::default()
+    }
+
+    /// The requests being served now.
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Takes one off the count when the request it was taken for ends (its
+/// response is ready, or its future is dropped).
+struct Slot(InFlight);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        (self.0).0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn count_in_flight(State(count): State<InFlight>, request: Request, next: Next) -> Response {
+    count.0.fetch_add(1, Ordering::SeqCst);
+    let _slot = Slot(count);
+    next.run(request).await
+}
+
 /// The witness's routes with `options`.
 pub fn router_with(witness: Arc<Witness>, options: &HttpOptions) -> Router {
+    router_with_gauge(witness, options, InFlight::new())
+}
+
+/// The witness's routes with `options`, counting the requests in flight
+/// into `in_flight`.
+pub fn router_with_gauge(
+    witness: Arc<Witness>,
+    options: &HttpOptions,
+    in_flight: InFlight,
+) -> Router {
     let app = App {
         witness,
         body_timeout: options.body_timeout,
@@ -90,7 +140,9 @@ pub fn router_with(witness: Arc<Witness>, options: &HttpOptions) -> Router {
                 .layer(LoadShedLayer::new())
                 .layer(GlobalConcurrencyLimitLayer::new(
                     options.max_concurrent_requests.max(1),
-                )),
+                ))
+                // Inside the limit: counts only requests that hold a slot.
+                .layer(middleware::from_fn_with_state(in_flight, count_in_flight)),
         )
 }
 

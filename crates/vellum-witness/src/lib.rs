@@ -13,6 +13,9 @@
 //! * [`witness`]: [`Witness::add_checkpoint`], the protocol, no HTTP.
 //! * [`http`]: the axum [`router`] and [`serve`].
 //! * [`client`]: [`WitnessClient`], the log side.
+//! * [`service_config`]: [`WitnessServiceConfig`], the settings of the
+//!   `vellum witness` process (TOML file, environment), which name the
+//!   trusted-log file that [`config`] reads.
 //!
 //! This crate depends on no storage crate: a witness's state is its own.
 //!
@@ -48,12 +51,14 @@ pub mod client;
 pub mod config;
 pub mod http;
 pub mod request;
+pub mod service_config;
 pub mod state;
 pub mod witness;
 
 pub use client::{ClientOptions, WitnessCallError, WitnessClient};
 pub use config::{ConfigError, TrustedLog, TrustedLogs};
-pub use http::{HttpOptions, router, serve};
+pub use http::{HttpOptions, InFlight, router, serve};
 pub use request::{AddCheckpointRequest, MAX_BODY_SIZE, MAX_PROOF_LINES, RequestError};
+pub use service_config::{WitnessServiceConfig, WitnessSettings};
 pub use state::{CorruptState, OriginStatus, StateError, StoredCheckpoint, WitnessState};
 pub use witness::{AddCheckpointError, Clock, Witness};

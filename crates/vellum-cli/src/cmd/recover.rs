@@ -78,7 +78,7 @@ pub struct Args {
 
 /// Runs `vellum recover`.
 pub fn run(args: Args) -> CmdResult {
-    crate::cmd::serve::init_tracing();
+    crate::daemon::init_tracing();
     let witnesses = match &args.from_witnesses {
         None => None,
         Some(path) => {

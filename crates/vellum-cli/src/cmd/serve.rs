@@ -9,9 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
-use tokio::signal::unix::{SignalKind, signal};
-use vellum_server::{Running, ServeConfig, ServeOptions};
+use vellum_server::{Layered, Running, ServeConfig, ServeOptions};
 
 use crate::exit::CmdResult;
 
@@ -310,13 +308,15 @@ impl Flags {
     }
 }
 
-fn set<T>(field: &mut T, value: Option<T>) {
+/// Writes a flag's value over a setting, if the flag was given.
+pub(crate) fn set<T>(field: &mut T, value: Option<T>) {
     if let Some(v) = value {
         *field = v;
     }
 }
 
-fn set_some<T: Clone>(field: &mut Option<T>, value: &Option<T>) {
+/// Writes an optional flag's value over an optional setting, if given.
+pub(crate) fn set_some<T: Clone>(field: &mut Option<T>, value: &Option<T>) {
     if value.is_some() {
         field.clone_from(value);
     }
@@ -324,21 +324,11 @@ fn set_some<T: Clone>(field: &mut Option<T>, value: &Option<T>) {
 
 /// Runs `vellum serve`.
 pub fn run(args: Args) -> CmdResult {
-    init_tracing();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("vellum")
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args))
+    crate::daemon::run("vellum", |stop| serve(args, stop))
 }
 
-async fn serve(args: Args) -> CmdResult {
+async fn serve(args: Args, stop: crate::daemon::Stop) -> CmdResult {
     let opts = args.flags.options()?;
-    // Listen for signals before anything can be sent one: a SIGTERM right
-    // after the banner must stop the log cleanly, not kill it.
-    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let running = vellum_server::start(opts.clone()).await?;
     banner(&running, &opts);
     // What `vellum doctor` would say, once the log is up (the listeners'
@@ -349,10 +339,7 @@ async fn serve(args: Args) -> CmdResult {
         }
     }
     let stop = async move {
-        let name = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        };
+        let name = stop.await;
         tracing::info!(
             signal = name,
             "stopping: no new appends; sequencing and signing what was queued"
@@ -412,17 +399,6 @@ fn banner(running: &Running, opts: &ServeOptions) {
 /// a usage error naming the flag.
 pub(crate) fn duration(arg: &str) -> Result<Duration, String> {
     vellum_server::config::duration::parse(arg)
-}
-
-/// Logs to stderr, filtered by `VELLUM_LOG` (default `info`).
-pub(crate) fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VELLUM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // A second initialisation (never in this binary) would only be ignored.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 #[cfg(test)]

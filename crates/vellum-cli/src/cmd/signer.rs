@@ -8,21 +8,21 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use tokio::signal::unix::{SignalKind, signal};
 use vellum_note::{Checkpoint, Note};
-use vellum_server::LocalSigner;
 use vellum_server::grpc::signer::{SignerAddr, SignerService};
+use vellum_server::{Layered, LocalSigner, SignerServiceConfig, SignerSettings};
 use vellum_signer::CheckpointSigner;
 use vellum_signer::journal::{Journal, RecordKind};
 use vellum_signer::keyfile::load_key;
 
+use super::serve::set_some;
 use crate::exit::CmdResult;
 
 const SIGNER_EXIT_HELP: &str = "\
 Exit status:
   0  stopped cleanly on Ctrl-C or SIGTERM (or the journal was listed)
   2  refused to start (key file unreadable or not mode 0600, journal of another
-     key or corrupt, address in use)";
+     key or corrupt, address in use, a setting missing or bad)";
 
 /// Arguments of `vellum signer`.
 #[derive(Debug, clap::Args)]
@@ -37,25 +37,61 @@ Exit status:
         Point a log at it with `vellum serve --signer ADDR`. A Unix socket (the default \
         form, unix:/path) is created with mode 0600, so only this user can ask for \
         signatures.\n\n\
+        Settings may come from a TOML file (--config FILE; see examples/signer.toml and \
+        docs/CONFIG.md) and from the environment (VELLUM_SIGNER_JOURNAL, \
+        VELLUM_SIGNER_KEY, VELLUM_SIGNER_LISTEN); a flag overrides both, the environment \
+        overrides the file. `vellum config print signer` shows the result. Serving needs \
+        the journal, the key and the address.\n\n\
         With --list, print the journal (one line per record: kind, size, root) and exit.",
     after_help = SIGNER_EXIT_HELP,
 )]
 pub struct Args {
-    /// The journal folder (created if missing).
-    #[arg(long, value_name = "DIR")]
-    journal: PathBuf,
-
-    /// The log's private key file (mode 0600). Required to serve.
-    #[arg(long, value_name = "KEYFILE", required_unless_present = "list")]
-    key: Option<PathBuf>,
-
-    /// Where to listen: unix:/path/to/socket or http://127.0.0.1:PORT.
-    #[arg(long, value_name = "ADDR", value_parser = parse_addr, required_unless_present = "list")]
-    listen: Option<SignerAddr>,
+    #[command(flatten)]
+    flags: Flags,
 
     /// Print the journal and exit.
     #[arg(long, conflicts_with_all = ["key", "listen"])]
     list: bool,
+}
+
+/// The flags that configure `vellum signer` (shared with `vellum config
+/// print signer`). Each overrides the file and the environment.
+#[derive(Debug, clap::Args)]
+pub struct Flags {
+    /// A TOML configuration file (see examples/signer.toml and
+    /// docs/CONFIG.md); environment variables and flags override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// The journal folder (created if missing). Required.
+    #[arg(long, value_name = "DIR")]
+    journal: Option<PathBuf>,
+
+    /// The log's private key file (mode 0600). Required to serve.
+    #[arg(long, value_name = "KEYFILE")]
+    key: Option<PathBuf>,
+
+    /// Where to listen: unix:/path/to/socket or http://127.0.0.1:PORT.
+    /// Required to serve.
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    listen: Option<SignerAddr>,
+}
+
+impl Flags {
+    /// The effective configuration: the `--config` file, the environment
+    /// over it, these flags over both.
+    pub(crate) fn config(&self) -> anyhow::Result<SignerServiceConfig> {
+        let mut c =
+            SignerServiceConfig::load(self.config.as_deref(), |var| std::env::var(var).ok())?;
+        self.overlay(&mut c);
+        Ok(c)
+    }
+
+    fn overlay(&self, c: &mut SignerServiceConfig) {
+        set_some(&mut c.journal, &self.journal);
+        set_some(&mut c.key, &self.key);
+        set_some(&mut c.listen, &self.listen);
+    }
 }
 
 fn parse_addr(s: &str) -> Result<SignerAddr, String> {
@@ -64,58 +100,49 @@ fn parse_addr(s: &str) -> Result<SignerAddr, String> {
 
 /// Runs `vellum signer`.
 pub fn run(args: Args) -> CmdResult {
+    let config = args.flags.config()?;
     if args.list {
-        return list(&args.journal);
+        return list(config.journal()?);
     }
-    super::serve::init_tracing();
-    let (Some(key_path), Some(addr)) = (args.key, args.listen) else {
-        return Err(anyhow::anyhow!("--key and --listen are required to serve").into());
-    };
-    let key = load_key(&key_path)?;
+    let settings = config.to_serve()?;
+    crate::daemon::run("vellum-signer", |stop| serve(settings, stop))
+}
+
+async fn serve(s: SignerSettings, stop: crate::daemon::Stop) -> CmdResult {
+    let SignerSettings {
+        journal,
+        key,
+        listen: addr,
+    } = s;
+    let key = load_key(&key)?;
     let vkey = key.verifier();
-    let signer = CheckpointSigner::open(key, &args.journal).with_context(|| {
-        format!(
-            "cannot open the signer journal in {}",
-            args.journal.display()
-        )
-    })?;
+    let signer = CheckpointSigner::open(key, &journal)
+        .with_context(|| format!("cannot open the signer journal in {}", journal.display()))?;
     let last = signer
         .last_signed()
         .map(|l| l.checkpoint.size().get().to_string())
         .unwrap_or_else(|| "nothing yet".into());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("vellum-signer")
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-        let service = SignerService::new(LocalSigner::new(signer), vkey.clone());
-        // Printed once the address is bound: a log started after the banner
-        // can connect.
-        let banner = || {
-            eprintln!("vellum: signer for {}", vkey.name());
-            eprintln!("  vkey:    {vkey}");
-            eprintln!("  listen:  {addr}");
-            eprintln!(
-                "  journal: {} (last signed size: {last})",
-                args.journal.display()
-            );
-            eprintln!("  stop:    Ctrl-C or SIGTERM");
-        };
-        let stop = async move {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
-            }
-        };
-        vellum_server::grpc::serve_signer(&addr, service, banner, stop)
-            .await
-            .with_context(|| format!("signer on {addr}"))?;
-        eprintln!("vellum: signer stopped");
-        Ok(())
-    })
+    let service = SignerService::new(LocalSigner::new(signer), vkey.clone());
+    // Printed once the address is bound: a log started after the banner
+    // can connect.
+    let banner = || {
+        eprintln!("vellum: signer for {}", vkey.name());
+        eprintln!("  vkey:    {vkey}");
+        eprintln!("  listen:  {addr}");
+        eprintln!(
+            "  journal: {} (last signed size: {last})",
+            journal.display()
+        );
+        eprintln!("  stop:    Ctrl-C or SIGTERM");
+    };
+    let stop = async move {
+        stop.await;
+    };
+    vellum_server::grpc::serve_signer(&addr, service, banner, stop)
+        .await
+        .with_context(|| format!("signer on {addr}"))?;
+    eprintln!("vellum: signer stopped");
+    Ok(())
 }
 
 /// One line per journal record: `signed <size> <root>`, `refused <reason>`
@@ -145,4 +172,44 @@ fn list(dir: &std::path::Path) -> CmdResult {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(list: &[&str]) -> Result<Args, clap::Error> {
+        Cli::try_parse_from(std::iter::once("signer").chain(list.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn a_flag_overrides_the_configuration_and_no_flag_keeps_it() {
+        let mut c = SignerServiceConfig::every_key();
+        args(&[]).unwrap().flags.overlay(&mut c);
+        assert_eq!(c, SignerServiceConfig::every_key());
+        args(&["--journal", "j", "--listen", "http://127.0.0.1:1"])
+            .unwrap()
+            .flags
+            .overlay(&mut c);
+        assert_eq!(c.journal, Some(PathBuf::from("j")));
+        assert_eq!(c.listen.unwrap().to_string(), "http://127.0.0.1:1");
+        assert_eq!(c.key, SignerServiceConfig::every_key().key);
+    }
+
+    #[test]
+    fn list_still_conflicts_with_serving_flags() {
+        assert!(args(&["--journal", "j", "--list", "--key", "k"]).is_err());
+        assert!(args(&["--journal", "j", "--list", "--listen", "unix:s"]).is_err());
+        assert!(args(&["--journal", "j", "--list"]).unwrap().list);
+        assert!(args(&["--listen", "tcp:1"]).is_err());
+    }
 }

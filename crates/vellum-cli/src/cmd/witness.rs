@@ -9,20 +9,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tokio::signal::unix::{SignalKind, signal};
+use vellum_config::Layered;
 use vellum_note::CosignerKey;
 use vellum_signer::keyfile::load_key;
-use vellum_witness::Witness;
 use vellum_witness::config::TrustedLogs;
 use vellum_witness::state::WitnessState;
+use vellum_witness::{Witness, WitnessServiceConfig, WitnessSettings};
 
+use super::serve::{set, set_some};
 use crate::exit::CmdResult;
 
 const WITNESS_EXIT_HELP: &str = "\
 Exit status:
   0  stopped cleanly on Ctrl-C or SIGTERM (or the state was listed)
   2  refused to start (key not a witness key or not mode 0600, bad logs file,
-     corrupt state, address in use)";
+     corrupt state, address in use, a setting missing or bad)";
 
 /// Arguments of `vellum witness`.
 #[derive(Debug, clap::Args)]
@@ -36,44 +37,81 @@ Exit status:
         as a tlog-policy file of `log <vkey>` lines. --state keeps, per log, the last \
         checkpoint cosigned: a restarted witness keeps its sizes. Never delete or restore \
         an old copy of the state: that is what lets a log fork past the witness.\n\n\
+        Settings may come from a TOML file (--config FILE; see examples/witness.toml and \
+        docs/CONFIG.md) and from the environment (VELLUM_WITNESS_LOGS, \
+        VELLUM_WITNESS_STATE, VELLUM_WITNESS_KEY, VELLUM_WITNESS_LISTEN); a flag \
+        overrides both, the environment overrides the file. `vellum config print \
+        witness` shows the result.\n\n\
         With --list, print each log's cosigned size and root and exit.",
     after_help = WITNESS_EXIT_HELP,
 )]
 pub struct Args {
-    /// The trusted logs: a C2SP tlog-policy file with `log <vkey>` lines.
-    #[arg(long, value_name = "FILE")]
-    logs: PathBuf,
-
-    /// The state folder (created if missing).
-    #[arg(long, value_name = "DIR")]
-    state: PathBuf,
-
-    /// The witness's private key (type 0x04, mode 0600). Required to serve.
-    #[arg(long, value_name = "KEYFILE", required_unless_present = "list")]
-    key: Option<PathBuf>,
-
-    /// The HTTP listen address.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:6965")]
-    listen: SocketAddr,
+    #[command(flatten)]
+    flags: Flags,
 
     /// Print each log's cosigned size and exit.
     #[arg(long, conflicts_with = "key")]
     list: bool,
 }
 
+/// The flags that configure `vellum witness` (shared with `vellum config
+/// print witness`). Each overrides the file and the environment.
+#[derive(Debug, clap::Args)]
+pub struct Flags {
+    /// A TOML configuration file (see examples/witness.toml and
+    /// docs/CONFIG.md); environment variables and flags override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// The trusted logs: a C2SP tlog-policy file with `log <vkey>` lines.
+    /// Required.
+    #[arg(long, value_name = "FILE")]
+    logs: Option<PathBuf>,
+
+    /// The state folder (created if missing). Required.
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+
+    /// The witness's private key (type 0x04, mode 0600). Required to serve.
+    #[arg(long, value_name = "KEYFILE")]
+    key: Option<PathBuf>,
+
+    /// The HTTP listen address [default: 127.0.0.1:6965]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+}
+
+impl Flags {
+    /// The effective configuration: the `--config` file, the environment
+    /// over it, these flags over both.
+    pub(crate) fn config(&self) -> anyhow::Result<WitnessServiceConfig> {
+        let mut c =
+            WitnessServiceConfig::load(self.config.as_deref(), |var| std::env::var(var).ok())?;
+        self.overlay(&mut c);
+        Ok(c)
+    }
+
+    fn overlay(&self, c: &mut WitnessServiceConfig) {
+        set_some(&mut c.logs, &self.logs);
+        set_some(&mut c.state, &self.state);
+        set_some(&mut c.key, &self.key);
+        set(&mut c.listen, self.listen);
+    }
+}
+
 /// Runs `vellum witness`.
 pub fn run(args: Args) -> CmdResult {
-    let text = std::fs::read_to_string(&args.logs)
-        .with_context(|| format!("cannot read the logs file {}", args.logs.display()))?;
+    let s = args.flags.config()?.to_run(!args.list)?;
+    let text = vellum_server::witness::read_policy_text(&s.logs)
+        .map_err(|e| anyhow::anyhow!("the logs file: {e}"))?;
     let logs =
-        TrustedLogs::parse(&text).with_context(|| format!("logs file {}", args.logs.display()))?;
+        TrustedLogs::parse(&text).with_context(|| format!("logs file {}", s.logs.display()))?;
     if args.list {
-        let state = WitnessState::open(&args.state, logs.origins()).with_context(|| {
-            format!("cannot open the witness state in {}", args.state.display())
-        })?;
-        for s in state.list() {
-            match s.latest() {
-                None => println!("{} 0 -", s.origin()),
+        let state = WitnessState::open(&s.state, logs.origins())
+            .with_context(|| format!("cannot open the witness state in {}", s.state.display()))?;
+        for st in state.list() {
+            match st.latest() {
+                None => println!("{} 0 -", st.origin()),
                 Some(cp) => {
                     let root = cp
                         .note()
@@ -82,52 +120,85 @@ pub fn run(args: Args) -> CmdResult {
                         .nth(2)
                         .unwrap_or_default()
                         .to_owned();
-                    println!("{} {} {root}", s.origin(), cp.size());
+                    println!("{} {} {root}", st.origin(), cp.size());
                 }
             }
         }
         return Ok(());
     }
-    super::serve::init_tracing();
-    let Some(key_path) = args.key else {
+    crate::daemon::run("vellum-witness", |stop| serve(s, logs, stop))
+}
+
+async fn serve(s: WitnessSettings, logs: TrustedLogs, stop: crate::daemon::Stop) -> CmdResult {
+    let Some(key_path) = &s.key else {
         return Err(anyhow::anyhow!("--key is required to serve").into());
     };
-    let key = CosignerKey::new(load_key(&key_path)?).with_context(|| {
+    let key = CosignerKey::new(load_key(key_path)?).with_context(|| {
         format!(
             "{} is not a witness key (make one with vellum keygen --witness)",
             key_path.display()
         )
     })?;
-    let witness = Witness::open(key, logs, &args.state)
-        .with_context(|| format!("cannot open the witness state in {}", args.state.display()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("vellum-witness")
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let addr = listener.local_addr().context("listener address")?;
-        eprintln!("vellum: witness {}", witness.name());
-        eprintln!("  vkey:   {}", witness.vkey());
-        eprintln!("  http:   http://{addr}");
-        eprintln!("  logs:   {}", args.logs.display());
-        eprintln!("  state:  {}", args.state.display());
-        eprintln!("  stop:   Ctrl-C or SIGTERM");
-        let stop = async move {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
-            }
-        };
-        vellum_witness::http::serve(listener, Arc::new(witness), stop)
-            .await
-            .context("witness HTTP server")?;
-        eprintln!("vellum: witness stopped");
-        Ok(())
-    })
+    let witness = Witness::open(key, logs, &s.state)
+        .with_context(|| format!("cannot open the witness state in {}", s.state.display()))?;
+    let listener = tokio::net::TcpListener::bind(s.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", s.listen))?;
+    let addr = listener.local_addr().context("listener address")?;
+    eprintln!("vellum: witness {}", witness.name());
+    eprintln!("  vkey:   {}", witness.vkey());
+    eprintln!("  http:   http://{addr}");
+    eprintln!("  logs:   {}", s.logs.display());
+    eprintln!("  state:  {}", s.state.display());
+    eprintln!("  stop:   Ctrl-C or SIGTERM");
+    let stop = async move {
+        stop.await;
+    };
+    vellum_witness::http::serve(listener, Arc::new(witness), stop)
+        .await
+        .context("witness HTTP server")?;
+    eprintln!("vellum: witness stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(list: &[&str]) -> Result<Args, clap::Error> {
+        Cli::try_parse_from(std::iter::once("witness").chain(list.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn a_flag_overrides_the_configuration_and_no_flag_keeps_it() {
+        let mut c = WitnessServiceConfig::every_key();
+        args(&[]).unwrap().flags.overlay(&mut c);
+        assert_eq!(c, WitnessServiceConfig::every_key());
+        args(&["--state", "s", "--listen", "127.0.0.1:0"])
+            .unwrap()
+            .flags
+            .overlay(&mut c);
+        assert_eq!(c.state, Some(PathBuf::from("s")));
+        assert_eq!(c.listen.port(), 0);
+        assert_eq!(c.logs, WitnessServiceConfig::every_key().logs);
+    }
+
+    #[test]
+    fn list_still_conflicts_with_key() {
+        assert!(args(&["--list", "--key", "k"]).is_err());
+        assert!(
+            args(&["--logs", "l", "--state", "s", "--list"])
+                .unwrap()
+                .list
+        );
+    }
 }

@@ -1,5 +1,7 @@
 //! Shared set-up for the log's tests: a log on a given store with a real
-//! signer journaling into a temporary folder.
+//! signer journaling into a temporary folder, seen through the production
+//! adapter (`vellum_server::LocalSigner`: the log's tests may use the
+//! server, the log itself may not).
 
 #![allow(dead_code, clippy::unwrap_used)]
 
@@ -13,9 +15,8 @@ use vellum_note::{SigType, SignerKey, VerifierKey};
 use vellum_signer::CheckpointSigner;
 use vellum_store::LogStore;
 
-pub mod signer;
-
-pub use signer::TestSigner;
+// The production in-process adapter: the same signer, the same errors.
+pub use vellum_server::LocalSigner;
 
 pub const ORIGIN: &str = "example.com/vellum-log-test";
 
@@ -37,13 +38,13 @@ impl Fixture {
 
     /// A signer on this fixture's journal (reopened each time, as after a
     /// restart).
-    pub fn signer(&self) -> Arc<TestSigner> {
+    pub fn signer(&self) -> Arc<LocalSigner> {
         self.signer_at(&self.dir.path().join("signer"))
     }
 
-    pub fn signer_at(&self, journal: &Path) -> Arc<TestSigner> {
+    pub fn signer_at(&self, journal: &Path) -> Arc<LocalSigner> {
         let key = SignerKey::parse(&self.key_text).unwrap();
-        Arc::new(TestSigner::new(
+        Arc::new(LocalSigner::new(
             CheckpointSigner::open(key, journal).unwrap(),
         ))
     }

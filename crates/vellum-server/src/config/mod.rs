@@ -2,44 +2,51 @@
 //! environment and the command line's flags fill, in that order of
 //! precedence, and one conversion into [`ServeOptions`].
 //!
-//! * The file: [`ServeConfig::from_toml`]. Unknown keys are refused
+//! The machinery (file, environment, errors naming key and line) is
+//! `vellum_config`'s [`Layered`], shared with [`SignerServiceConfig`]
+//! (`vellum signer`) and `vellum_witness::WitnessServiceConfig`.
+//!
+//! * The file: [`Layered::from_toml`]. Unknown keys are refused
 //!   (`deny_unknown_fields`), and every error names the key and its line.
 //! * The environment: `VELLUM_<SECTION>_<KEY>` for every key, e.g.
 //!   `VELLUM_LIMITS_MAX_CONNECTIONS` for `[limits] max_connections`, or
-//!   `VELLUM_DATA` for `data` (see [`ServeConfig::env_var`]). An empty
+//!   `VELLUM_DATA` for `data` (see [`Layered::env_var`]). An empty
 //!   variable counts as unset.
-//! * The flags: the CLI overlays them on what [`ServeConfig::load`] returns.
+//! * The flags: the CLI overlays them on what [`Layered::load`] returns.
 //!
 //! Relative paths are relative to the working directory, as they are for
 //! the flags.
 //!
 //! Sections are shaped for growth: a new subsystem gets its own table (as
 //! `[log.witnesses]` has), and a new key needs three things: the field with
-//! its default, a value in [`ServeConfig::every_key`] (the compiler insists),
+//! its default, a value in [`Layered::every_key`] (the compiler insists),
 //! and a line in `docs/CONFIG.md` (a test insists).
 //!
 //! **Secrets.** `vellum config print` shows the effective configuration.
 //! Today it holds no secret (key files are paths, tokens live in the
 //! `[auth] tokens` file), but a field that ever holds one (a password, an
 //! inline token, a key's bytes) must be marked
-//! `#[serde(serialize_with = "crate::config::redact")]` so that it is
+//! `#[serde(serialize_with = "vellum_config::redact")]` so that it is
 //! printed as [`REDACTED`].
 
 pub mod duration;
 mod sections;
+mod signer;
 
 pub use sections::{
     AppendConfig, AuthConfig, ExportConfig, LimitsConfig, ListenConfig, LogSection, PoolConfig,
     QueueConfig, SignerConfig, TlsConfig, WitnessesConfig,
 };
 
-use std::collections::BTreeSet;
+pub use signer::{SignerServiceConfig, SignerSettings};
+pub use vellum_config::{ConfigError, Layered, REDACTED, redact};
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use vellum_note::VerifierKey;
 
 use crate::access::AccessPolicy;
@@ -47,19 +54,6 @@ use crate::export::ExportOptions;
 use crate::grpc::signer::SignerAddr;
 use crate::run::ServeOptions;
 use crate::tls::TlsFiles;
-
-/// What a redacted secret is printed as.
-pub const REDACTED: &str = "<redacted>";
-
-/// `#[serde(serialize_with = "redact")]`: a secret is never printed, only
-/// whether it is set.
-///
-/// # Errors
-///
-/// The serializer's.
-pub fn redact<T, S: Serializer>(_secret: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(REDACTED)
-}
 
 /// Largest vkey file read (`[log.signer] vkey = "@FILE"`): one short line.
 const MAX_VKEY_FILE: u64 = 4096;
@@ -109,142 +103,17 @@ impl Default for ServeConfig {
     }
 }
 
-/// Why a configuration was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// The file is not TOML, or a key is unknown or has a bad value.
-    #[error("{file}:{line}: {}{message}", key_prefix(key))]
-    File {
-        /// The file's name, as given.
-        file: String,
-        /// The line (1-based) of the offending key or value; 0 if unknown.
-        line: usize,
-        /// The key's dotted path (empty for a syntax error).
-        key: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// An environment variable has a bad value.
-    #[error("{var} (key {key}): {message}")]
-    Env {
-        /// The variable.
-        var: String,
-        /// The key it sets.
-        key: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The settings do not fit together, or a file they name cannot be used.
-    #[error("{0}")]
-    Invalid(String),
-}
-
-fn key_prefix(key: &str) -> String {
-    if key.is_empty() || key == "." {
-        String::new()
-    } else {
-        format!("{key}: ")
-    }
-}
-
-impl ServeConfig {
-    /// Reads a TOML document; `file` names it in errors.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::File`] with the line and the key's path.
-    pub fn from_toml(file: &str, text: &str) -> Result<ServeConfig, ConfigError> {
-        let located = |e: &toml::de::Error, key: String| ConfigError::File {
-            file: file.to_owned(),
-            line: e.span().map_or(0, |s| line_of(text, s.start)),
-            key,
-            message: e.message().trim_end().to_owned(),
-        };
-        let de = toml::de::Deserializer::parse(text).map_err(|e| located(&e, String::new()))?;
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let key = e.path().to_string();
-            located(e.inner(), key)
-        })
-    }
-
-    /// The file (if any), then the environment over it: `env` is asked for
-    /// each key's variable (see [`ServeConfig::env_var`]).
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`]: the file cannot be read or holds a bad key or value,
-    /// or a variable has a bad value.
-    pub fn load(
-        file: Option<&Path>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<ServeConfig, ConfigError> {
-        let (mut table, typed) = match file {
-            None => (toml::Table::new(), ServeConfig::default()),
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                let typed = ServeConfig::from_toml(&path.display().to_string(), &text)?;
-                let table: toml::Table = toml::from_str(&text)
-                    .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
-                (table, typed)
-            }
-        };
-        let mut from_env = Vec::new();
-        for (key, kind) in schema() {
-            let var = ServeConfig::env_var(&key);
-            let Some(raw) = env(&var).filter(|v| !v.is_empty()) else {
-                continue;
-            };
-            let value = env_value(&raw, &kind).map_err(|message| ConfigError::Env {
-                var: var.clone(),
-                key: key.clone(),
-                message,
-            })?;
-            insert(&mut table, &key, value);
-            from_env.push((key, var));
-        }
-        if from_env.is_empty() {
-            return Ok(typed);
-        }
-        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-            let key = e.path().to_string();
-            let var = from_env
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map_or_else(|| ServeConfig::env_var(&key), |(_, v)| v.clone());
-            ConfigError::Env {
-                var,
-                key,
-                message: e.inner().message().to_owned(),
-            }
-        })
-    }
-
-    /// The environment variable of a dotted key: `limits.max_connections`
-    /// is `VELLUM_LIMITS_MAX_CONNECTIONS`.
-    pub fn env_var(key: &str) -> String {
-        format!("VELLUM_{}", key.replace('.', "_").to_ascii_uppercase())
-    }
-
-    /// Every key this type accepts, dotted (`log.pool.max_entries`), sorted.
-    pub fn keys() -> BTreeSet<String> {
-        schema().into_iter().map(|(k, _)| k).collect()
-    }
+impl Layered for ServeConfig {
+    /// `VELLUM_<SECTION>_<KEY>`: the first process had the plain prefix.
+    /// `vellum signer` and `vellum witness` take `VELLUM_SIGNER_` and
+    /// `VELLUM_WITNESS_`, so no key of this type may start `signer.` or
+    /// `witness.` (a test checks it).
+    const ENV_PREFIX: &'static str = "VELLUM_";
 
     /// A configuration with every key set (every optional one too): the
     /// list of keys and their kinds is read off it. A literal without
     /// `..Default::default()`, so that a new field cannot be left out.
-    pub fn every_key() -> ServeConfig {
+    fn every_key() -> ServeConfig {
         ServeConfig {
             data: PathBuf::from("vellum-data"),
             signer_state: Some(PathBuf::from("vellum-data.signer")),
@@ -284,16 +153,9 @@ impl ServeConfig {
             },
         }
     }
+}
 
-    /// The configuration as TOML (what `vellum config print` shows).
-    ///
-    /// # Errors
-    ///
-    /// A value TOML cannot hold (a path that is not UTF-8).
-    pub fn to_toml(&self) -> Result<String, ConfigError> {
-        toml::to_string(self).map_err(|e| ConfigError::Invalid(e.to_string()))
-    }
-
+impl ServeConfig {
     /// Checks what the types cannot: settings that need each other, and an
     /// inline vkey's form. Reads no file.
     ///
@@ -401,76 +263,6 @@ fn read_vkey(text: &str) -> Result<VerifierKey, ConfigError> {
             VerifierKey::parse(&buf).map_err(|e| bad(format!("{path} does not hold a vkey: {e}")))
         }
     }
-}
-
-/// Every key with a value of its kind, from [`ServeConfig::every_key`].
-fn schema() -> Vec<(String, toml::Value)> {
-    let mut out = Vec::new();
-    // Every field serializes (paths in every_key are UTF-8), so the
-    // fallback, an empty table, is never taken.
-    let table = toml::Table::try_from(ServeConfig::every_key()).unwrap_or_default();
-    leaves("", &table, &mut out);
-    out
-}
-
-fn leaves(prefix: &str, table: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
-    for (k, v) in table {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v {
-            toml::Value::Table(t) => leaves(&key, t, out),
-            other => out.push((key, other.clone())),
-        }
-    }
-}
-
-/// An environment variable's text as a value of the key's kind.
-fn env_value(raw: &str, kind: &toml::Value) -> Result<toml::Value, String> {
-    match kind {
-        toml::Value::Integer(_) => raw
-            .trim()
-            .parse::<i64>()
-            .map(toml::Value::Integer)
-            .map_err(|_| format!("{raw:?} is not a whole number")),
-        toml::Value::Boolean(_) => match raw.trim() {
-            "true" | "1" => Ok(toml::Value::Boolean(true)),
-            "false" | "0" => Ok(toml::Value::Boolean(false)),
-            _ => Err(format!("{raw:?} is not true or false")),
-        },
-        _ => Ok(toml::Value::String(raw.to_owned())),
-    }
-}
-
-fn insert(table: &mut toml::Table, key: &str, value: toml::Value) {
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let Some(last) = parts.pop() else { return };
-    let mut t = table;
-    for p in parts {
-        let entry = t
-            .entry(p.to_owned())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        if !entry.is_table() {
-            *entry = toml::Value::Table(toml::Table::new());
-        }
-        let toml::Value::Table(next) = entry else {
-            return;
-        };
-        t = next;
-    }
-    t.insert(last.to_owned(), value);
-}
-
-/// The 1-based line of byte `offset` in `text`.
-fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
 }
 
 #[cfg(test)]

@@ -171,7 +171,7 @@ pub struct ExportConfig {
     pub interval: Duration,
 }
 
-fn display_opt<T: std::fmt::Display, S: Serializer>(
+pub(super) fn display_opt<T: std::fmt::Display, S: Serializer>(
     v: &Option<T>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
@@ -181,7 +181,7 @@ fn display_opt<T: std::fmt::Display, S: Serializer>(
     }
 }
 
-fn from_str_opt<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
+pub(super) fn from_str_opt<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
 where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 
 use vellum_log::LogConfig;
 
@@ -225,27 +226,12 @@ fn a_redacted_field_never_shows_its_value() {
     assert!(!text.contains("s3cret"), "{text}");
 }
 
-/// The keys `docs/CONFIG.md` documents: the first code span of each table
-/// row.
-fn documented_keys(doc: &str) -> BTreeSet<String> {
-    doc.lines()
-        .filter_map(|l| l.strip_prefix("| `"))
-        .filter_map(|l| l.split('`').next())
-        .map(str::to_owned)
-        .collect()
-}
+const REFERENCE: &str = include_str!("../../../../docs/CONFIG.md");
 
 #[test]
 fn the_reference_documents_exactly_the_keys() {
-    let doc = include_str!("../../../../docs/CONFIG.md");
-    let documented = documented_keys(doc);
-    let accepted = ServeConfig::keys();
-    let missing: Vec<_> = accepted.difference(&documented).collect();
-    let extra: Vec<_> = documented.difference(&accepted).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "docs/CONFIG.md: undocumented keys {missing:?}, unknown keys {extra:?}"
-    );
+    vellum_config::check_reference::<ServeConfig>(REFERENCE, "## `vellum serve`").unwrap();
+    vellum_config::check_reference::<SignerServiceConfig>(REFERENCE, "## `vellum signer`").unwrap();
 }
 
 #[test]
@@ -257,4 +243,88 @@ fn the_example_starts_the_default_log() {
     assert_eq!(o.data, e.data);
     assert_eq!(o.listen, e.listen);
     assert_eq!(c, ServeConfig::default());
+}
+
+#[test]
+fn the_signer_takes_its_own_variables() {
+    let keys: Vec<String> = SignerServiceConfig::keys().into_iter().collect();
+    assert_eq!(keys, ["journal", "key", "listen"]);
+    let c = SignerServiceConfig::load(
+        None,
+        env_of(&[
+            ("VELLUM_SIGNER_JOURNAL", "j"),
+            ("VELLUM_SIGNER_LISTEN", "unix:s.sock"),
+            // serve's variables are not the signer's.
+            ("VELLUM_KEY", "serve.key"),
+            ("VELLUM_SIGNER_STATE", "mem"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.journal, Some(PathBuf::from("j")));
+    assert_eq!(c.listen, Some(SignerAddr::Unix(PathBuf::from("s.sock"))));
+    assert_eq!(c.key, None);
+    let e = c.to_serve().unwrap_err().to_string();
+    assert!(
+        e.contains("key is not set") && e.contains("--key") && e.contains("VELLUM_SIGNER_KEY"),
+        "{e}"
+    );
+    let e =
+        SignerServiceConfig::load(None, env_of(&[("VELLUM_SIGNER_LISTEN", "tcp:1")])).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("VELLUM_SIGNER_LISTEN (key listen): "),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_signer_file_is_checked_like_serves() {
+    let e =
+        SignerServiceConfig::from_toml("s.toml", "journal = \"j\"\njournl = \"k\"\n").unwrap_err();
+    assert!(e.to_string().starts_with("s.toml:2: "), "{e}");
+    assert!(e.to_string().contains("journl"), "{e}");
+    let e = SignerServiceConfig::from_toml("s.toml", "\nlisten = \"nowhere\"\n").unwrap_err();
+    assert!(e.to_string().starts_with("s.toml:2: listen: "), "{e}");
+    let full = SignerServiceConfig::every_key();
+    let printed = full.to_toml().unwrap();
+    assert_eq!(SignerServiceConfig::from_toml("p", &printed).unwrap(), full);
+    assert_eq!(
+        full.to_serve().unwrap().listen.to_string(),
+        "unix:signer.sock"
+    );
+}
+
+#[test]
+fn the_signer_example_is_valid() {
+    let text = include_str!("../../../../examples/signer.toml");
+    let c = SignerServiceConfig::from_toml("examples/signer.toml", text).unwrap();
+    let s = c.to_serve().unwrap();
+    assert_eq!(s.journal, PathBuf::from("signer-journal"));
+    assert!(matches!(s.listen, SignerAddr::Unix(_)), "{s:?}");
+}
+
+/// The three processes' variables never meet: one environment can hold a
+/// log's, a signer's and a witness's settings. `VELLUM_LOG` stays the
+/// tracing filter.
+#[test]
+fn no_two_processes_share_a_variable() {
+    fn vars<T: Layered>() -> BTreeSet<String> {
+        T::keys().iter().map(|k| T::env_var(k)).collect()
+    }
+    let serve = vars::<ServeConfig>();
+    let signer = vars::<SignerServiceConfig>();
+    let witness = vars::<vellum_witness::WitnessServiceConfig>();
+    assert!(serve.is_disjoint(&signer), "{serve:?} {signer:?}");
+    assert!(serve.is_disjoint(&witness), "{serve:?} {witness:?}");
+    assert!(signer.is_disjoint(&witness), "{signer:?} {witness:?}");
+    // Nor can a future serve key take the others' prefixes.
+    for key in ServeConfig::keys() {
+        assert!(
+            !key.starts_with("signer.") && !key.starts_with("witness."),
+            "{key}"
+        );
+    }
+    for all in [&serve, &signer, &witness] {
+        assert!(!all.contains("VELLUM_LOG"));
+    }
 }

@@ -4,6 +4,7 @@
 //! GET /checkpoint                    the latest published checkpoint, with its cosignatures
 //! GET /tile/<L>/<N>[.p/<W>]          Merkle tree tiles (height 8)
 //! GET /tile/entries/<N>[.p/<W>]      entry bundles (uint16 big-endian length + bytes)
+//! GET /metrics                       Prometheus metrics (vellum serve; see crate::metrics)
 //! ```
 //!
 //! Everything is read from the store as stored (nodes with
@@ -195,14 +196,20 @@ pub async fn serve(
     serve_conns(conns, router(source, config), &limits, shutdown).await
 }
 
-/// The tlog-tiles routes for `source`, each request checked by `access`
-/// when given (see [`crate::access`]).
+/// The tlog-tiles routes for `source` and the `extra` routes (e.g.
+/// [`crate::metrics::router`]), each request checked by `access` when given
+/// (see [`crate::access`]).
 pub fn router_with_access(
     source: TileSource,
     config: HttpConfig,
+    extra: Option<Router>,
     access: Option<Access>,
 ) -> Router {
-    let r = router(source, config);
+    let tiles = router(source, config);
+    let r = match extra {
+        Some(extra) => extra.merge(tiles),
+        None => tiles,
+    };
     match access {
         None => r,
         Some(a) => r.layer(axum::middleware::from_fn_with_state(
