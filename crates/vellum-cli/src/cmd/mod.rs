@@ -18,6 +18,7 @@ pub mod export;
 pub mod fsck;
 pub mod keygen;
 pub mod prove;
+pub mod record;
 pub mod recover;
 pub mod serve;
 pub mod signer;
