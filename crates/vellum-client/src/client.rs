@@ -15,8 +15,10 @@ use crate::state::TrustedState;
 use crate::trust::{Trust, TrustedCheckpoint};
 use crate::unverified::{ClientOptions, RawInclusion, UnverifiedClient, Wait};
 
+mod history;
 mod record;
 
+pub use history::{History, HistoryEvent, HistoryOf};
 pub use record::RecordedEvent;
 
 /// A connection to a log that verifies everything it returns.

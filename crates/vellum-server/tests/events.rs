@@ -310,3 +310,80 @@ async fn a_checkpoint_wait_brings_a_proof_and_the_submitter_is_the_token() {
     .unwrap();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_pages_keep_their_checkpoint_while_the_log_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = events_log(dir.path()).await;
+    let mut c = server.client().await;
+    for _ in 0..5 {
+        c.record(request(
+            &event("doc-1", "document.update", None),
+            pb::WaitFor::Checkpoint,
+        ))
+        .await
+        .unwrap();
+    }
+    let query = |cursor: &str| pb::ListEventsRequest {
+        resource_kind: "document".into(),
+        resource_id: "doc-1".into(),
+        page_size: 2,
+        cursor: cursor.into(),
+        ..Default::default()
+    };
+    let first = c.list_events(query("")).await.unwrap().into_inner();
+    let got: Vec<u64> = first.events.iter().map(|e| e.index).collect();
+    assert_eq!(got, [4, 3]);
+    assert!(!first.next_cursor.is_empty());
+    // The log grows between pages: the next pages stay on the first's
+    // checkpoint and leave the new event out.
+    c.record(request(
+        &event("doc-1", "document.update", None),
+        pb::WaitFor::Checkpoint,
+    ))
+    .await
+    .unwrap();
+    let second = c
+        .list_events(query(&first.next_cursor))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.checkpoint, first.checkpoint);
+    let got: Vec<u64> = second.events.iter().map(|e| e.index).collect();
+    assert_eq!(got, [2, 1]);
+    let third = c
+        .list_events(query(&second.next_cursor))
+        .await
+        .unwrap()
+        .into_inner();
+    let got: Vec<u64> = third.events.iter().map(|e| e.index).collect();
+    assert_eq!(got, [0]);
+    assert!(third.next_cursor.is_empty());
+
+    // Refusals name what is wrong.
+    for (what, req, needle) in [
+        ("a forged cursor", query("v1.99999.3"), "cursor"),
+        ("a garbled cursor", query("nonsense"), "cursor"),
+        (
+            "no selector",
+            pb::ListEventsRequest::default(),
+            "exactly one of",
+        ),
+        (
+            "a time bound on a resource",
+            pb::ListEventsRequest {
+                since: "2026-01-01T00:00:00Z".into(),
+                ..query("")
+            },
+            "since and until",
+        ),
+    ] {
+        let s = c.list_events(req).await.unwrap_err();
+        assert!(
+            matches!(s.code(), Code::InvalidArgument | Code::NotFound),
+            "{what}: {s:?}"
+        );
+        assert!(s.message().contains(needle), "{what}: {}", s.message());
+    }
+    server.stop().await;
+}

@@ -124,7 +124,7 @@ pub struct Args {
     entry_out: Option<PathBuf>,
 }
 
-fn parse_resource(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_resource(s: &str) -> Result<(String, String), String> {
     match s.split_once('/') {
         Some((kind, id)) if !kind.is_empty() && !id.is_empty() => {
             Ok((kind.to_owned(), id.to_owned()))

@@ -133,6 +133,7 @@ pub const LOG_METHODS: &[(&str, Role)] = &[
     ("GetEntries", Role::Read),
     ("GetEntryAndProof", Role::Read),
     ("Record", Role::Append),
+    ("ListEvents", Role::Read),
 ];
 
 /// What the gRPC call at `path` (`/package.Service/Method`) needs.

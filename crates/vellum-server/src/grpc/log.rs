@@ -20,7 +20,7 @@ use vellum_merkle::{Hash, LeafIndex, TreeSize};
 use vellum_proto::v1 as pb;
 
 use crate::access::Identity;
-use crate::events::Recorder;
+use crate::events::{Cursor, Query, Recorder, Select};
 use crate::limits::Limits;
 use crate::status::{invalid, status, stream_idle};
 
@@ -369,6 +369,73 @@ impl pb::log_server::Log for LogService {
             recorded: at.bytes,
             checkpoint,
             inclusion_proof,
+        }))
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let Some(recorder) = &self.recorder else {
+            return Err(crate::status::raw_log_refuses_record());
+        };
+        let q = request.into_inner();
+        let select = match (
+            q.resource_kind.is_empty() && q.resource_id.is_empty(),
+            q.actor.is_empty(),
+            q.action.is_empty(),
+        ) {
+            (false, true, true) if !q.resource_kind.is_empty() && !q.resource_id.is_empty() => {
+                Select::Resource {
+                    kind: q.resource_kind,
+                    id: q.resource_id,
+                }
+            }
+            (true, false, true) => Select::Actor(q.actor),
+            (true, true, false) => Select::Action(q.action),
+            _ => {
+                return Err(invalid(
+                    "give exactly one of: resource_kind and resource_id, actor, action",
+                ));
+            }
+        };
+        let time = |name: &str, t: &str| {
+            (!t.is_empty())
+                .then(|| {
+                    vellum_event::Timestamp::parse(t).map_err(|e| invalid(format!("{name}: {e}")))
+                })
+                .transpose()
+        };
+        let page_size = match q.page_size {
+            0 => 100,
+            n if n > 1000 => return Err(invalid("page_size: at most 1000")),
+            n => n as usize,
+        };
+        let query = Query {
+            select,
+            since: time("since", &q.since)?,
+            until: time("until", &q.until)?,
+            page_size,
+            cursor: (!q.cursor.is_empty())
+                .then(|| Cursor::decode(&q.cursor).map_err(invalid))
+                .transpose()?,
+        };
+        let page = recorder
+            .history(&query)
+            .await
+            .map_err(crate::status::record_failure)?;
+        Ok(Response::new(pb::ListEventsResponse {
+            checkpoint: page.checkpoint,
+            events: page
+                .events
+                .into_iter()
+                .map(|(index, recorded, proof)| pb::ListedEvent {
+                    index,
+                    recorded,
+                    inclusion_proof: hashes(&proof),
+                })
+                .collect(),
+            next_cursor: page.next.map(|c| c.encode()).unwrap_or_default(),
         }))
     }
 }

@@ -23,6 +23,10 @@
 //! Retries: an event whose (submitter, event id) was recorded is answered
 //! with the first recording (index and bytes), marked as a duplicate.
 
+mod history;
+
+pub use history::{Cursor, Page, Query};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -70,6 +74,27 @@ struct State {
     heads: HashMap<(String, String), Prev>,
     seen: HashMap<(String, String), (u64, Bytes)>,
     last_received: Option<Timestamp>,
+    /// The secondary indexes, oldest first: derived from the entries like
+    /// everything here, so a lost one loses no event.
+    by_resource: HashMap<(String, String), Vec<u64>>,
+    by_actor: HashMap<String, Vec<u64>>,
+    by_action: HashMap<String, Vec<u64>>,
+}
+
+/// Which events a history query asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Select {
+    /// Every version of one resource: its chain.
+    Resource {
+        /// Its kind.
+        kind: String,
+        /// Its id.
+        id: String,
+    },
+    /// Everything one actor did.
+    Actor(String),
+    /// Every event with this action.
+    Action(String),
 }
 
 impl State {
@@ -77,10 +102,17 @@ impl State {
     fn take(&mut self, index: u64, recorded: &Recorded, bytes: Bytes) {
         let e = recorded.event();
         let a = recorded.attested();
-        self.heads.insert(
-            (e.resource().kind.clone(), e.resource().id.clone()),
-            recorded.as_prev(index),
-        );
+        let resource = (e.resource().kind.clone(), e.resource().id.clone());
+        self.heads.insert(resource.clone(), recorded.as_prev(index));
+        self.by_resource.entry(resource).or_default().push(index);
+        self.by_actor
+            .entry(e.actor().id.clone())
+            .or_default()
+            .push(index);
+        self.by_action
+            .entry(e.action().to_owned())
+            .or_default()
+            .push(index);
         if let Some(id) = e.event_id() {
             self.seen
                 .insert((a.submitter.clone(), id.to_owned()), (index, bytes));
@@ -104,6 +136,7 @@ struct Job {
 pub struct Recorder {
     jobs: mpsc::Sender<Job>,
     log: Log,
+    state: Arc<Mutex<State>>,
 }
 
 impl std::fmt::Debug for Job {
@@ -142,13 +175,33 @@ impl Recorder {
             }
         }
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(log.clone(), Arc::new(Mutex::new(state)), rx));
-        Ok(Recorder { jobs, log })
+        let state = Arc::new(Mutex::new(state));
+        tokio::spawn(run(log.clone(), state.clone(), rx));
+        Ok(Recorder { jobs, log, state })
     }
 
     /// The log this recorder writes.
     pub fn log(&self) -> &Log {
         &self.log
+    }
+
+    /// The indices of the events `select` names, below `below`, newest
+    /// first; `None` while the indexes do not yet cover every event below
+    /// `below` (an append that just returned is taken in a moment later).
+    pub async fn lookup(&self, select: &Select, below: u64) -> Option<Vec<u64>> {
+        let state = self.state.lock().await;
+        if state.next < below {
+            return None;
+        }
+        let list = match select {
+            Select::Resource { kind, id } => state.by_resource.get(&(kind.clone(), id.clone())),
+            Select::Actor(a) => state.by_actor.get(a),
+            Select::Action(a) => state.by_action.get(a),
+        };
+        Some(
+            list.map(|l| l.iter().rev().copied().filter(|&i| i < below).collect())
+                .unwrap_or_default(),
+        )
     }
 
     /// Records `event` for `submitter`; the answer comes once the event is
@@ -223,8 +276,7 @@ async fn run(log: Log, state: Arc<Mutex<State>>, mut jobs: mpsc::Receiver<Job>) 
             }
             continue;
         }
-        let mut state = state.lock().await;
-        if let Err(why) = round(&log, &mut state, batch).await {
+        if let Err(why) = round(&log, &state, batch).await {
             tracing::error!(error = %why, "events recorder stopped");
             stopped = Some(why);
         }
@@ -232,7 +284,13 @@ async fn run(log: Log, state: Arc<Mutex<State>>, mut jobs: mpsc::Receiver<Job>) 
 }
 
 /// One batch. Returns an error only when the recorder must stop.
-async fn round(log: &Log, state: &mut State, batch: Vec<Job>) -> Result<(), String> {
+///
+/// The state is locked while the batch is built and while it is taken in,
+/// not while the log works: a history query never waits for a round. Only
+/// this task changes the state, so what the batch was built on still holds
+/// when its answer comes.
+async fn round(log: &Log, shared: &Mutex<State>, batch: Vec<Job>) -> Result<(), String> {
+    let state = shared.lock().await;
     let now = Timestamp::from_system_time(SystemTime::now())
         .map_err(|e| format!("the clock cannot be read as a timestamp: {e}"))?;
     // Never behind the last event's: a clock stepped back is not a reason
@@ -296,6 +354,7 @@ async fn round(log: &Log, state: &mut State, batch: Vec<Job>) -> Result<(), Stri
         }
     }
     let first = state.next;
+    drop(state);
     let mut result: Result<(), String> = Ok(());
     let mut appended: Result<(), LogError> = Ok(());
     if !leaves.is_empty() {
@@ -313,6 +372,7 @@ async fn round(log: &Log, state: &mut State, batch: Vec<Job>) -> Result<(), Stri
                     }
                 }
                 if result.is_ok() {
+                    let mut state = shared.lock().await;
                     for (k, (r, bytes)) in records.iter().enumerate() {
                         state.take(first + k as u64, r, bytes.clone());
                     }
