@@ -26,10 +26,7 @@ fuzz_target!(|data: &[u8]| {
         );
         let value: serde_json::Value =
             serde_json::from_slice(data).expect("accepted bytes are JSON");
-        assert_eq!(
-            jcs::canonicalize(&value).expect("canonical").as_slice(),
-            data
-        );
+        assert_eq!(jcs::canonicalize(&value).as_slice(), data);
         assert_eq!(Recorded::parse(recorded.canonical_bytes()), Ok(recorded));
     }
 

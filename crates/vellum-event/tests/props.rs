@@ -163,7 +163,7 @@ proptest! {
         }
 
         // Idempotent, and what a second implementation writes.
-        prop_assert_eq!(jcs::canonicalize(&v).expect("canonical"), bytes.to_vec());
+        prop_assert_eq!(jcs::canonicalize(&v), bytes.to_vec());
         prop_assert_eq!(serde_json_canonicalizer::to_vec(&v).expect("jcs"), bytes.to_vec());
 
         // An auditor's parse gives the same event back.
