@@ -167,6 +167,9 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
+    // Rare shapes (a double that prints as a long integer) need many cases.
+    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
     #[test]
     fn random_values_match_a_second_implementation(v in json_value()) {
         let canonical = ours(&v);
