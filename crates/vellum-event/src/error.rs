@@ -2,7 +2,6 @@
 //! `actor.id` or `attributes["k"]`) and, where one applies, the limit.
 
 use crate::TimestampError;
-use crate::jcs::JcsError;
 
 /// Why a submitted event is refused. Every variant names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -157,10 +156,10 @@ pub enum RecordError {
         /// The limit.
         limit: usize,
     },
-    /// A number has no canonical form (only possible for an [`Event`](crate::Event)
-    /// not made by validation, hence a bug).
-    #[error("no canonical form: {0}")]
-    Canonical(#[from] JcsError),
+    /// `prev.index` beyond 2^53, which a JSON number (a double) cannot
+    /// carry exactly.
+    #[error("prev.index: {0} is beyond 2^53")]
+    PrevIndex(u64),
 }
 
 /// Why bytes are not a recorded event.

@@ -12,52 +12,37 @@
 //!   other code points below U+0020 as `\u00xx` (lowercase hex); everything
 //!   else, including `/`, DEL and U+2028, written as is, in UTF-8.
 //! * Numbers: IEEE 754 doubles written as ECMAScript's `Number::toString`
-//!   (section 3.2.2.3), through `ryu-js`; `-0` is `0`. An integer that
-//!   `serde_json` holds exactly but a double cannot (magnitude above 2^53)
-//!   is refused ([`JcsError::InexactInteger`]) rather than rounded.
+//!   (section 3.2.2.3), through `ryu-js`; `-0` is `0`. Integers up to
+//!   ±2^53 are written with their digits (they are doubles). An integer
+//!   beyond that, which `serde_json` may hold exactly, is what RFC 8785 and
+//!   every JavaScript reader make of it: its nearest double (2^53 + 1 is
+//!   written `9007199254740992`). The event layer never lets such a number
+//!   reach this writer: payloads are refused beyond ±2^53
+//!   (`Submitted::validate`), and so are stored events (`Recorded::parse`).
 //! * Literals: `true`, `false`, `null`.
 
 use std::cmp::Ordering;
 
 use serde_json::{Number, Value};
 
-/// The largest magnitude of an integer that every double, hence every JCS
-/// implementation and every JavaScript reader, holds exactly: 2^53.
+/// The largest magnitude up to which every integer is a double, hence read
+/// exactly by every JCS implementation and JavaScript reader: 2^53.
 pub const MAX_EXACT_INTEGER: u64 = 1 << 53;
 
-/// Why a value has no canonical form.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum JcsError {
-    /// An integer beyond ±2^53: as a JCS number (a double) it would change.
-    #[error(
-        "the integer {0} is beyond ±2^53 and cannot be represented exactly by a JSON number in RFC 8785"
-    )]
-    InexactInteger(String),
-}
-
 /// The canonical bytes of `value`.
-///
-/// # Errors
-///
-/// [`JcsError::InexactInteger`] for an integer beyond ±2^53 anywhere in
-/// `value`.
-pub fn canonicalize(value: &Value) -> Result<Vec<u8>, JcsError> {
+pub fn canonicalize(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
-    write_value(&mut out, value)?;
-    Ok(out)
+    write_value(&mut out, value);
+    out
 }
 
 /// Appends the canonical form of `value` to `out`.
-///
-/// # Errors
-///
-/// As [`canonicalize`]; `out` may then hold a partial value.
-pub fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), JcsError> {
+pub fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => write_number(out, n)?,
+        Value::Number(n) => write_number(out, n),
         Value::String(s) => write_string(out, s),
         Value::Array(items) => {
             out.push(b'[');
@@ -65,7 +50,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), JcsError> {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_value(out, item)?;
+                write_value(out, item);
             }
             out.push(b']');
         }
@@ -79,12 +64,11 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), JcsError> {
                 }
                 write_string(out, name);
                 out.push(b':');
-                write_value(out, member)?;
+                write_value(out, member);
             }
             out.push(b'}');
         }
     }
-    Ok(())
 }
 
 /// Orders two strings as RFC 8785 orders member names: by UTF-16 code units.
@@ -92,38 +76,26 @@ pub fn cmp_utf16(a: &str, b: &str) -> Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
-/// Whether `n` is a number JCS represents exactly: any double `serde_json`
-/// parsed, or an integer of magnitude at most 2^53.
-pub fn is_exact(n: &Number) -> bool {
-    if let Some(u) = n.as_u64() {
-        u <= MAX_EXACT_INTEGER
-    } else if let Some(i) = n.as_i64() {
-        i.unsigned_abs() <= MAX_EXACT_INTEGER
+fn write_number(out: &mut Vec<u8>, n: &Number) {
+    let exact = match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => u <= MAX_EXACT_INTEGER,
+        (None, Some(i)) => i.unsigned_abs() <= MAX_EXACT_INTEGER,
+        (None, None) => false,
+    };
+    if exact {
+        // An integer within ±2^53 is a double whose shortest digits are its own.
+        out.extend_from_slice(n.to_string().as_bytes());
+        return;
+    }
+    // Any other number as the double it denotes (an integer beyond 2^53
+    // rounded to the nearest). serde_json holds only finite numbers.
+    let f = n.as_f64().unwrap_or(0.0);
+    if f == 0.0 {
+        // Both zeros: ECMAScript writes -0 as "0".
+        out.push(b'0');
     } else {
-        true
+        out.extend_from_slice(ryu_js::Buffer::new().format(f).as_bytes());
     }
-}
-
-fn write_number(out: &mut Vec<u8>, n: &Number) -> Result<(), JcsError> {
-    if !is_exact(n) {
-        return Err(JcsError::InexactInteger(n.to_string()));
-    }
-    if let Some(u) = n.as_u64() {
-        out.extend_from_slice(u.to_string().as_bytes());
-    } else if let Some(i) = n.as_i64() {
-        out.extend_from_slice(i.to_string().as_bytes());
-    } else if let Some(f) = n.as_f64() {
-        if f == 0.0 {
-            // Both zeros: ECMAScript writes -0 as "0".
-            out.push(b'0');
-        } else {
-            let mut buf = ryu_js::Buffer::new();
-            // serde_json holds only finite doubles (JSON has no NaN or
-            // infinity), and `format` writes those as Number::toString.
-            out.extend_from_slice(buf.format(f).as_bytes());
-        }
-    }
-    Ok(())
 }
 
 /// Appends `s` as a JSON string escaped as RFC 8785 prescribes.
@@ -164,7 +136,7 @@ mod tests {
     use serde_json::json;
 
     fn c(v: &Value) -> String {
-        String::from_utf8(canonicalize(v).expect("canonical")).expect("utf-8")
+        String::from_utf8(canonicalize(v)).expect("utf-8")
     }
 
     #[test]
@@ -206,16 +178,21 @@ mod tests {
     }
 
     #[test]
-    fn integers_beyond_2_pow_53_are_refused() {
-        for v in [
-            json!(9007199254740993_u64),
-            json!(-9007199254740993_i64),
-            json!(u64::MAX),
-        ] {
-            assert!(
-                matches!(canonicalize(&v), Err(JcsError::InexactInteger(_))),
-                "{v}"
-            );
+    fn integers_beyond_2_pow_53_are_their_nearest_double() {
+        let cases = [
+            (json!(9007199254740993_u64), "9007199254740992"),
+            (json!(-9007199254740993_i64), "-9007199254740992"),
+            (json!(9007199254740994_u64), "9007199254740994"),
+            (
+                json!(10_000_000_000_000_000_000_u64),
+                "10000000000000000000",
+            ),
+            (json!(1_u64 << 63), "9223372036854776000"),
+            (json!(i64::MIN), "-9223372036854776000"),
+            (json!(u64::MAX), "18446744073709552000"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(c(&v), want, "{v}");
         }
     }
 }

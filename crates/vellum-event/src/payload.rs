@@ -101,8 +101,13 @@ impl Ctx {
         E::custom(msg)
     }
 
-    fn number<E: de::Error>(&self, n: Number, literal: impl fmt::Display) -> Result<Value, E> {
-        if crate::jcs::is_exact(&n) {
+    fn number<E: de::Error>(
+        &self,
+        magnitude: u64,
+        n: Number,
+        literal: impl fmt::Display,
+    ) -> Result<Value, E> {
+        if magnitude <= MAX_EXACT_INTEGER {
             Ok(Value::Number(n))
         } else {
             Err(self.fail(PayloadError::InexactInteger {
@@ -158,11 +163,11 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 
     fn visit_u64<E: de::Error>(self, u: u64) -> Result<Value, E> {
-        self.ctx.number(Number::from(u), u)
+        self.ctx.number(u, Number::from(u), u)
     }
 
     fn visit_i64<E: de::Error>(self, i: i64) -> Result<Value, E> {
-        self.ctx.number(Number::from(i), i)
+        self.ctx.number(i.unsigned_abs(), Number::from(i), i)
     }
 
     fn visit_f64<E: de::Error>(self, f: f64) -> Result<Value, E> {
@@ -239,7 +244,7 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(
-            crate::jcs::canonicalize(&v).expect("canonical"),
+            crate::jcs::canonicalize(&v),
             b"[1,100,0,0,1.5,9007199254740992,-9007199254740992]"
         );
         assert_eq!(

@@ -30,13 +30,11 @@ use serde_json::{Map, Value};
 use vellum_merkle::Hash;
 
 use crate::event::{Event, Outcome, Submitted};
-use crate::jcs;
+use crate::jcs::{self, MAX_EXACT_INTEGER};
 use crate::limits::MAX_ENTRY_BYTES;
 use crate::payload::parse_strict;
 use crate::validate::identifier;
-use crate::{
-    Actor, Limits, OutcomeResult, ParseError, RecordError, Resource, Timestamp, ValidationError,
-};
+use crate::{Actor, Limits, OutcomeResult, ParseError, RecordError, Resource, Timestamp};
 
 /// The version of the stored schema, its member `v`.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -81,7 +79,7 @@ impl Recorded {
     ///
     /// [`RecordError::Submitter`] for an empty submitter, one over 256
     /// bytes or holding a control character; [`RecordError::TooLarge`] when
-    /// the bytes would not fit one entry; [`RecordError::Canonical`] for a
+    /// the bytes would not fit one entry; [`RecordError::PrevIndex`] for a
     /// `prev.index` beyond 2^53.
     pub fn new(event: Event, attested: Attested) -> Result<Recorded, RecordError> {
         identifier("submitter", &attested.submitter, MAX_SUBMITTER_BYTES)
@@ -96,12 +94,15 @@ impl Recorded {
             Value::String(attested.received_at.to_string()),
         );
         if let Some(prev) = attested.prev {
+            if prev.index > MAX_EXACT_INTEGER {
+                return Err(RecordError::PrevIndex(prev.index));
+            }
             let mut link = Map::new();
             link.insert("index".into(), Value::from(prev.index));
             link.insert("leaf_hash".into(), Value::String(to_hex(&prev.leaf_hash)));
             value.insert("prev".into(), Value::Object(link));
         }
-        let bytes = jcs::canonicalize(&Value::Object(value))?;
+        let bytes = jcs::canonicalize(&Value::Object(value));
         if bytes.len() > MAX_ENTRY_BYTES {
             return Err(RecordError::TooLarge {
                 size: bytes.len(),
@@ -192,9 +193,7 @@ impl Recorded {
         };
         let payload = match top.optional("payload") {
             None => None,
-            Some(Value::Object(map)) => {
-                Some(jcs::canonicalize(&Value::Object(map)).map_err(RecordError::from)?)
-            }
+            Some(Value::Object(map)) => Some(jcs::canonicalize(&Value::Object(map))),
             Some(_) => {
                 return Err(ParseError::Schema {
                     field: "payload".into(),
@@ -271,17 +270,8 @@ impl Recorded {
 
 /// The canonical size of the client's part of `event`, without the log's
 /// fields (for the size check of validation).
-pub(crate) fn event_size(event: &Event) -> Result<usize, ValidationError> {
-    // Validation already refused every number without a canonical form;
-    // this only keeps the error precise if that ever changes.
-    jcs::canonicalize(&Value::Object(event_value(event)))
-        .map(|b| b.len())
-        .map_err(|jcs::JcsError::InexactInteger(number)| {
-            ValidationError::Payload(crate::PayloadError::InexactInteger {
-                at: String::new(),
-                number,
-            })
-        })
+pub(crate) fn event_size(event: &Event) -> usize {
+    jcs::canonicalize(&Value::Object(event_value(event))).len()
 }
 
 /// The client's members of the stored object.

@@ -31,7 +31,7 @@ impl Submitted {
     /// The first rule broken, as a [`ValidationError`] naming the field.
     pub fn validate(&self, limits: &Limits) -> Result<Event, ValidationError> {
         let event = self.validate_fields(limits)?;
-        let size = crate::recorded::event_size(&event)?;
+        let size = crate::recorded::event_size(&event);
         let limit = MAX_ENTRY_BYTES - ATTESTED_RESERVE;
         if size > limit {
             return Err(ValidationError::TooLarge { size, limit });
