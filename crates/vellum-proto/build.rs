@@ -7,7 +7,11 @@ use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = ["vellum/v1/log.proto", "vellum/v1/signer.proto"];
+    let files = [
+        "vellum/v1/log.proto",
+        "vellum/v1/signer.proto",
+        "vellum/v1/events.proto",
+    ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());
     }

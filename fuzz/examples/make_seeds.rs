@@ -495,4 +495,30 @@ fn main() {
     for (name, bytes) in logs {
         out.put("grpc_log_requests", name, bytes);
     }
+
+    // Stored audit events (canonical), and payloads.
+    for (name, text) in EVENT_SEEDS {
+        out.put("event_parse", name, text);
+    }
 }
+
+/// Seeds of `event_parse`: stored events in their canonical form (the
+/// schema of docs/EVENTS.md), and payload objects.
+const EVENT_SEEDS: [(&str, &str); 4] = [
+    (
+        "recorded-first",
+        r#"{"action":"permission.grant","actor":{"id":"alice","kind":"user"},"event_id":"req-1","event_time":"2026-12-05T18:30:00.25Z","outcome":{"result":"success"},"payload":{"after":{"role":"editor"}},"received_at":"2026-12-05T18:30:01Z","resource":{"id":"doc-7/editors","kind":"permission"},"submitter":"token:ingest","v":1}"#,
+    ),
+    (
+        "recorded-chained",
+        r#"{"action":"permission.grant","actor":{"id":"agent-7","kind":"agent","on_behalf_of":"alice"},"attributes":{"ip":"192.0.2.1","zé":""},"event_id":"req-1","event_time":"2026-12-05T18:30:00.25Z","outcome":{"reason":"no \"admin\" role","result":"denied"},"payload":{"after":{"n":1,"role":"editor","x":0.5},"before":{"role":"viewer"}},"prev":{"index":41,"leaf_hash":"abababababababababababababababababababababababababababababababab"},"received_at":"2026-12-05T18:30:01.000001Z","resource":{"id":"doc-7/editors","kind":"permission"},"submitter":"token:ingest","v":1}"#,
+    ),
+    (
+        "payload-numbers",
+        r#"{"n":[0,-0,1.0,1e21,1e-7,0.30000000000000004,9007199254740992,9007199254740993]}"#,
+    ),
+    (
+        "payload-unicode",
+        "{\"\\ud83d\\ude00\":1,\"\\ue000\":2,\"a\\u0000\":[\"\\u2028\\/\"]}",
+    ),
+];

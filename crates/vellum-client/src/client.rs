@@ -15,6 +15,12 @@ use crate::state::TrustedState;
 use crate::trust::{Trust, TrustedCheckpoint};
 use crate::unverified::{ClientOptions, RawInclusion, UnverifiedClient, Wait};
 
+mod history;
+mod record;
+
+pub use history::{History, HistoryEvent, HistoryOf};
+pub use record::RecordedEvent;
+
 /// A connection to a log that verifies everything it returns.
 ///
 /// The first checkpoint it verifies fixes the log it follows (its origin);

@@ -70,7 +70,9 @@ mod state;
 mod trust;
 pub mod unverified;
 
-pub use client::{Appended, Client, PrefixProof, Step};
+pub use client::{
+    Appended, Client, History, HistoryEvent, HistoryOf, PrefixProof, RecordedEvent, Step,
+};
 pub use error::{ClientError, ProofError};
 pub use evidence::{Evidence, EvidenceError, EvidenceKind, VerifiedEvidence};
 pub use state::TrustedState;

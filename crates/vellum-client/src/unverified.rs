@@ -32,7 +32,7 @@ pub enum Wait {
 }
 
 impl Wait {
-    fn to_proto(self) -> pb::WaitFor {
+    pub(crate) fn to_proto(self) -> pb::WaitFor {
         match self {
             Wait::Durable => pb::WaitFor::Durable,
             Wait::Checkpoint => pb::WaitFor::Checkpoint,
@@ -502,11 +502,18 @@ fn check_inclusion_shape(
     Ok(())
 }
 
-fn non_empty(b: Bytes) -> Option<Bytes> {
+impl UnverifiedClient {
+    /// The gRPC client, for the other modules of this crate.
+    pub(crate) fn rpc(&self) -> LogClient<InterceptedService<Channel, Bearer>> {
+        self.rpc.clone()
+    }
+}
+
+pub(crate) fn non_empty(b: Bytes) -> Option<Bytes> {
     (!b.is_empty()).then_some(b)
 }
 
-fn hashes(v: &[Bytes], what: &str) -> Result<Vec<Hash>, ClientError> {
+pub(crate) fn hashes(v: &[Bytes], what: &str) -> Result<Vec<Hash>, ClientError> {
     v.iter()
         .enumerate()
         .map(|(i, b)| {

@@ -39,11 +39,11 @@ macro_rules! inbound {
 inbound!(true =>
     AppendRequest, GetCheckpointRequest, GetInclusionProofRequest,
     GetConsistencyProofRequest, GetEntriesRequest, GetEntryAndProofRequest,
-    SignCheckpointRequest, GetSignerStateRequest);
+    SignCheckpointRequest, GetSignerStateRequest, RecordRequest, ListEventsRequest);
 inbound!(false =>
     AppendResponse, GetCheckpointResponse, GetInclusionProofResponse,
     GetConsistencyProofResponse, GetEntriesResponse, GetEntryAndProofResponse,
-    SignCheckpointResponse, SignerState);
+    SignCheckpointResponse, SignerState, RecordResponse, ListEventsResponse);
 
 /// prost's codec, with malformed requests answered `INVALID_ARGUMENT`.
 #[derive(Debug)]

@@ -1,11 +1,13 @@
 //! Generated code for Vellum's gRPC API (`proto/vellum/v1`).
 //!
 //! This is the only crate that sees prost types; the others convert at their
-//! edges. Field-level documentation is in the `.proto` files.
+//! edges. Field-level documentation is in the `.proto` files. The
+//! conversions of audit events to and from `vellum-event` are in [`events`].
 
 #![allow(missing_docs, clippy::all)]
 
 pub mod codec;
+pub mod events;
 
 /// Package `vellum.v1`.
 pub mod v1 {

@@ -115,6 +115,41 @@ pub struct ServeOptions {
     pub http_config: HttpConfig,
     /// Export tiles to a folder while serving; `None`: no export.
     pub export: Option<ExportOptions>,
+    /// What the log stores: opaque entries, or audit events
+    /// (docs/EVENTS.md).
+    pub kind: LogKind,
+}
+
+/// What a log stores.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogKind {
+    /// Opaque entries, appended with `Append` (`vellum append`).
+    #[default]
+    Raw,
+    /// Audit events, recorded with `Record` (`vellum record`); raw appends
+    /// are refused.
+    Events,
+}
+
+impl std::str::FromStr for LogKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<LogKind, String> {
+        match s {
+            "raw" => Ok(LogKind::Raw),
+            "events" => Ok(LogKind::Events),
+            other => Err(format!("unknown log kind {other:?}: use raw or events")),
+        }
+    }
+}
+
+impl std::fmt::Display for LogKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LogKind::Raw => "raw",
+            LogKind::Events => "events",
+        })
+    }
 }
 
 impl ServeOptions {
@@ -140,6 +175,7 @@ impl ServeOptions {
             http: None,
             http_config: HttpConfig::default(),
             export: None,
+            kind: LogKind::Raw,
         }
     }
 }
@@ -374,9 +410,16 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
     let origin = vkey.name().to_owned();
     let (stop, stopped) = oneshot::channel::<()>();
     let conns = net::accept(listener, &opts.limits, grpc_tls, stats.grpc.clone());
+    let mut service = grpc::log::LogService::new(log.clone(), opts.limits.clone());
+    if opts.kind == LogKind::Events {
+        let recorder = crate::events::Recorder::start(log.clone())
+            .await
+            .map_err(|e| ServeError::Config(format!("--log-kind events: {e}")))?;
+        service = service.with_recorder(recorder);
+    }
     let grpc = tokio::spawn(grpc::serve_conns(
         conns,
-        log.clone(),
+        service,
         opts.limits.clone(),
         access.clone(),
         async {

@@ -62,6 +62,34 @@ pub fn invalid(msg: impl Into<String>) -> Status {
     Status::invalid_argument(msg)
 }
 
+/// A raw append on an events log.
+pub fn events_log_refuses_append() -> Status {
+    Status::failed_precondition(
+        "this is an events log: it stores audit events, recorded with `vellum record` \
+         (Log.Record), not raw entries; nothing was appended",
+    )
+}
+
+/// An event recorded on a raw log.
+pub fn raw_log_refuses_record() -> Status {
+    Status::failed_precondition(
+        "this log stores raw entries (`vellum append`); serve an events log \
+         (`vellum serve --log-kind events`) to record audit events",
+    )
+}
+
+/// Why an event was not recorded.
+pub fn record_failure(e: crate::events::RecordFailure) -> Status {
+    use crate::events::RecordFailure;
+    match e {
+        RecordFailure::Invalid(m) => Status::invalid_argument(m),
+        RecordFailure::Log(e) => status(e),
+        RecordFailure::Stopped(m) => Status::unavailable(format!(
+            "{m}; restart the server (the events recorder rebuilds its state from the log)"
+        )),
+    }
+}
+
 /// A call refused by the access check.
 pub fn denied(d: Denial) -> Status {
     match d {

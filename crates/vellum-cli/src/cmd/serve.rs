@@ -136,6 +136,11 @@ pub struct Flags {
     #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Reads and export")]
     export_interval: Option<Duration>,
 
+    /// What the log stores: raw entries (`vellum append`) or audit events
+    /// (`vellum record`) [default: raw]
+    #[arg(long, value_name = "raw|events")]
+    log_kind: Option<vellum_server::LogKind>,
+
     /// A sequencing round starts when this many entries are pooled...
     #[arg(long, value_name = "N", help_heading = "Pool and queue")]
     pool_max_entries: Option<usize>,
@@ -287,6 +292,7 @@ impl Flags {
         set_some(&mut c.log.export.folder, &self.export);
         set(&mut c.log.export.interval, self.export_interval);
         let log = &mut c.log;
+        set(&mut log.kind, self.log_kind);
         set(&mut log.pool.max_entries, self.pool_max_entries);
         set(&mut log.pool.max_delay, self.pool_max_delay);
         set(&mut log.queue.max_entries, self.queue_max_entries);

@@ -132,6 +132,8 @@ pub const LOG_METHODS: &[(&str, Role)] = &[
     ("GetConsistencyProof", Role::Read),
     ("GetEntries", Role::Read),
     ("GetEntryAndProof", Role::Read),
+    ("Record", Role::Append),
+    ("ListEvents", Role::Read),
 ];
 
 /// What the gRPC call at `path` (`/package.Service/Method`) needs.

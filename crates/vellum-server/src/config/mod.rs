@@ -134,6 +134,7 @@ impl Layered for ServeConfig {
             },
             limits: LimitsConfig::default(),
             log: LogSection {
+                kind: crate::run::LogKind::Events,
                 pool: PoolConfig::default(),
                 queue: QueueConfig::default(),
                 append: AppendConfig::default(),
@@ -197,6 +198,7 @@ impl ServeConfig {
         o.data = self.data.clone();
         o.signer_state = self.signer_state.clone();
         o.origin = self.origin.clone();
+        o.kind = self.log.kind;
         o.key = self.key.clone();
         o.listen = self.listen.grpc;
         o.http = self.listen.http;

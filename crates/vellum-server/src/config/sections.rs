@@ -79,6 +79,9 @@ pub struct LimitsConfig {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSection {
+    /// What the log stores: `raw` entries or audit `events`. Flag
+    /// `--log-kind`.
+    pub kind: crate::run::LogKind,
     /// `[log.pool]`: when a sequencing round starts.
     pub pool: PoolConfig,
     /// `[log.queue]`: what may wait to be sequenced.

@@ -19,6 +19,8 @@ use vellum_log::{Appended, At, Log, LogError, Published, Wait};
 use vellum_merkle::{Hash, LeafIndex, TreeSize};
 use vellum_proto::v1 as pb;
 
+use crate::access::Identity;
+use crate::events::{Cursor, Query, Recorder, Select};
 use crate::limits::Limits;
 use crate::status::{invalid, status, stream_idle};
 
@@ -27,14 +29,38 @@ use crate::status::{invalid, status, stream_idle};
 pub struct LogService {
     log: Log,
     limits: Arc<Limits>,
+    /// Set for an events log: the one writer (`Record`); `Append` is
+    /// refused.
+    recorder: Option<Recorder>,
 }
 
 impl LogService {
-    /// Serves `log` within `limits`.
+    /// Serves `log` within `limits`, as a raw log.
     pub fn new(log: Log, limits: Limits) -> LogService {
         LogService {
             log,
             limits: Arc::new(limits),
+            recorder: None,
+        }
+    }
+
+    /// Serves the log as an events log, written only by `recorder`.
+    #[must_use]
+    pub fn with_recorder(mut self, recorder: Recorder) -> LogService {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    /// The log served.
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// Refuses a raw append on an events log.
+    fn raw_appends_allowed(&self) -> Result<(), Status> {
+        match self.recorder {
+            Some(_) => Err(crate::status::events_log_refuses_append()),
+            None => Ok(()),
         }
     }
 }
@@ -148,6 +174,7 @@ impl pb::log_server::Log for LogService {
         &self,
         request: Request<pb::AppendRequest>,
     ) -> Result<Response<pb::AppendResponse>, Status> {
+        self.raw_appends_allowed()?;
         // A checkpoint wait has its own deadline inside the log, shorter
         // than the call's; a durable append is bounded by the queue.
         append_one(&self.log, request.into_inner())
@@ -161,6 +188,7 @@ impl pb::log_server::Log for LogService {
         &self,
         request: Request<Streaming<pb::AppendRequest>>,
     ) -> Result<Response<AppendStream>, Status> {
+        self.raw_appends_allowed()?;
         let mut incoming = request.into_inner();
         let limits = self.limits.clone();
         let log = self.log.clone();
@@ -296,6 +324,118 @@ impl pb::log_server::Log for LogService {
             tree_size: e.inclusion.size.get(),
             proof: hashes(&e.inclusion.proof),
             checkpoint: note(e.inclusion.checkpoint),
+        }))
+    }
+
+    async fn record(
+        &self,
+        request: Request<pb::RecordRequest>,
+    ) -> Result<Response<pb::RecordResponse>, Status> {
+        let Some(recorder) = &self.recorder else {
+            return Err(crate::status::raw_log_refuses_record());
+        };
+        // The authenticated caller; without access control (loopback
+        // only, or an explicit override) nobody is authenticated.
+        let submitter = request
+            .extensions()
+            .get::<Identity>()
+            .map_or_else(|| "anonymous".to_owned(), |i| i.name.clone());
+        let req = request.into_inner();
+        let wait = match wait_from(req.wait)? {
+            Wait::Witnessed => {
+                return Err(invalid(
+                    "Record waits for durable or checkpoint; witnessed is not offered yet",
+                ));
+            }
+            w => w,
+        };
+        let event = req
+            .event
+            .ok_or_else(|| invalid("event: required"))
+            .and_then(|e| vellum_event::Submitted::try_from(e).map_err(|e| invalid(e.to_string())))?
+            .validate(&vellum_event::Limits::default())
+            .map_err(|e| invalid(e.to_string()))?;
+        let (at, proof) = recorder
+            .record_and_wait(event, &submitter, wait)
+            .await
+            .map_err(crate::status::record_failure)?;
+        let (checkpoint, inclusion_proof) = match proof {
+            Some((note, path)) => (note, hashes(&path)),
+            None => (Bytes::new(), Vec::new()),
+        };
+        Ok(Response::new(pb::RecordResponse {
+            index: at.index.get(),
+            duplicate: at.duplicate,
+            recorded: at.bytes,
+            checkpoint,
+            inclusion_proof,
+        }))
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let Some(recorder) = &self.recorder else {
+            return Err(crate::status::raw_log_refuses_record());
+        };
+        let q = request.into_inner();
+        let select = match (
+            q.resource_kind.is_empty() && q.resource_id.is_empty(),
+            q.actor.is_empty(),
+            q.action.is_empty(),
+        ) {
+            (false, true, true) if !q.resource_kind.is_empty() && !q.resource_id.is_empty() => {
+                Select::Resource {
+                    kind: q.resource_kind,
+                    id: q.resource_id,
+                }
+            }
+            (true, false, true) => Select::Actor(q.actor),
+            (true, true, false) => Select::Action(q.action),
+            _ => {
+                return Err(invalid(
+                    "give exactly one of: resource_kind and resource_id, actor, action",
+                ));
+            }
+        };
+        let time = |name: &str, t: &str| {
+            (!t.is_empty())
+                .then(|| {
+                    vellum_event::Timestamp::parse(t).map_err(|e| invalid(format!("{name}: {e}")))
+                })
+                .transpose()
+        };
+        let page_size = match q.page_size {
+            0 => 100,
+            n if n > 1000 => return Err(invalid("page_size: at most 1000")),
+            n => n as usize,
+        };
+        let query = Query {
+            select,
+            since: time("since", &q.since)?,
+            until: time("until", &q.until)?,
+            page_size,
+            cursor: (!q.cursor.is_empty())
+                .then(|| Cursor::decode(&q.cursor).map_err(invalid))
+                .transpose()?,
+        };
+        let page = recorder
+            .history(&query)
+            .await
+            .map_err(crate::status::record_failure)?;
+        Ok(Response::new(pb::ListEventsResponse {
+            checkpoint: page.checkpoint,
+            events: page
+                .events
+                .into_iter()
+                .map(|(index, recorded, proof)| pb::ListedEvent {
+                    index,
+                    recorded,
+                    inclusion_proof: hashes(&proof),
+                })
+                .collect(),
+            next_cursor: page.next.map(|c| c.encode()).unwrap_or_default(),
         }))
     }
 }

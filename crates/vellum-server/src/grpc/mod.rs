@@ -53,7 +53,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GrpcError> {
     let conns = net::accept(listener, &limits, None, Arc::new(ConnStats::default()));
-    serve_conns(conns, log, limits, None, shutdown).await
+    let service = LogService::new(log, limits.clone());
+    serve_conns(conns, service, limits, None, shutdown).await
 }
 
 /// Serves `log` on connections accepted by [`net::accept`] (which holds the
@@ -65,11 +66,12 @@ pub async fn serve(
 /// [`GrpcError`] when the server cannot start or its transport fails.
 pub async fn serve_conns(
     conns: mpsc::Receiver<net::Conn>,
-    log: Log,
+    service: LogService,
     limits: Limits,
     access: Option<Access>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GrpcError> {
+    let log = service.log().clone();
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<LogServer<LogService>>().await;
     let mut state = log.state();
@@ -82,7 +84,7 @@ pub async fn serve_conns(
         .build_v1()
         .map_err(|e| GrpcError::Reflection(e.to_string()))?;
     let shed = ShedGate::new(log.clone());
-    let service = LogServer::new(LogService::new(log, limits.clone()))
+    let service = LogServer::new(service)
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
     let incoming = ReceiverStream::new(conns).map(Ok::<_, std::io::Error>);
