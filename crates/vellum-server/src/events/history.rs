@@ -106,18 +106,8 @@ impl Recorder {
                 (p.size.get(), p.note, p.size.get())
             }
         };
-        // The indexes catch up with an append a moment after it returns.
-        let mut indices = None;
-        for _ in 0..1000 {
-            indices = self.lookup(&q.select, size).await;
-            if indices.is_some() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-        }
-        let indices = indices.ok_or_else(|| {
-            RecordFailure::Stopped("the events indexes do not cover the checkpoint".into())
-        })?;
+        self.covering(size).await?;
+        let indices = self.lookup(&q.select, size).await;
         let at = vellum_log::At::Size(
             vellum_merkle::TreeSize::new(size)
                 .map_err(|e| RecordFailure::Invalid(e.to_string()))?,

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use vellum_event::{Attested, Event, Prev, Recorded, Timestamp};
 use vellum_log::{Log, LogError, Wait};
 use vellum_merkle::LeafIndex;
@@ -137,6 +137,8 @@ pub struct Recorder {
     jobs: mpsc::Sender<Job>,
     log: Log,
     state: Arc<Mutex<State>>,
+    /// How many entries the state (and its indexes) has taken in.
+    taken: watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for Job {
@@ -175,9 +177,15 @@ impl Recorder {
             }
         }
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
+        let (taken_tx, taken) = watch::channel(state.next);
         let state = Arc::new(Mutex::new(state));
-        tokio::spawn(run(log.clone(), state.clone(), rx));
-        Ok(Recorder { jobs, log, state })
+        tokio::spawn(run(log.clone(), state.clone(), taken_tx, rx));
+        Ok(Recorder {
+            jobs,
+            log,
+            state,
+            taken,
+        })
     }
 
     /// The log this recorder writes.
@@ -185,23 +193,33 @@ impl Recorder {
         &self.log
     }
 
+    /// Waits until the state has taken in every entry below `size`: an
+    /// append is taken in a moment after it returns, and a checkpoint may
+    /// cover it before that.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordFailure::Stopped`] when the recorder stopped first.
+    pub async fn covering(&self, size: u64) -> Result<(), RecordFailure> {
+        let mut taken = self.taken.clone();
+        taken
+            .wait_for(|&n| n >= size)
+            .await
+            .map(|_| ())
+            .map_err(|_| RecordFailure::Stopped("it stopped before indexing the checkpoint".into()))
+    }
+
     /// The indices of the events `select` names, below `below`, newest
-    /// first; `None` while the indexes do not yet cover every event below
-    /// `below` (an append that just returned is taken in a moment later).
-    pub async fn lookup(&self, select: &Select, below: u64) -> Option<Vec<u64>> {
+    /// first, among those taken in (see [`Recorder::covering`]).
+    pub async fn lookup(&self, select: &Select, below: u64) -> Vec<u64> {
         let state = self.state.lock().await;
-        if state.next < below {
-            return None;
-        }
         let list = match select {
             Select::Resource { kind, id } => state.by_resource.get(&(kind.clone(), id.clone())),
             Select::Actor(a) => state.by_actor.get(a),
             Select::Action(a) => state.by_action.get(a),
         };
-        Some(
-            list.map(|l| l.iter().rev().copied().filter(|&i| i < below).collect())
-                .unwrap_or_default(),
-        )
+        list.map(|l| l.iter().rev().copied().filter(|&i| i < below).collect())
+            .unwrap_or_default()
     }
 
     /// Records `event` for `submitter`; the answer comes once the event is
@@ -259,7 +277,12 @@ impl Recorder {
 }
 
 /// The recorder's task: batches of waiting events, one append each.
-async fn run(log: Log, state: Arc<Mutex<State>>, mut jobs: mpsc::Receiver<Job>) {
+async fn run(
+    log: Log,
+    state: Arc<Mutex<State>>,
+    taken: watch::Sender<u64>,
+    mut jobs: mpsc::Receiver<Job>,
+) {
     let mut stopped: Option<String> = None;
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
@@ -276,7 +299,7 @@ async fn run(log: Log, state: Arc<Mutex<State>>, mut jobs: mpsc::Receiver<Job>) 
             }
             continue;
         }
-        if let Err(why) = round(&log, &state, batch).await {
+        if let Err(why) = round(&log, &state, &taken, batch).await {
             tracing::error!(error = %why, "events recorder stopped");
             stopped = Some(why);
         }
@@ -289,7 +312,12 @@ async fn run(log: Log, state: Arc<Mutex<State>>, mut jobs: mpsc::Receiver<Job>) 
 /// not while the log works: a history query never waits for a round. Only
 /// this task changes the state, so what the batch was built on still holds
 /// when its answer comes.
-async fn round(log: &Log, shared: &Mutex<State>, batch: Vec<Job>) -> Result<(), String> {
+async fn round(
+    log: &Log,
+    shared: &Mutex<State>,
+    taken: &watch::Sender<u64>,
+    batch: Vec<Job>,
+) -> Result<(), String> {
     let state = shared.lock().await;
     let now = Timestamp::from_system_time(SystemTime::now())
         .map_err(|e| format!("the clock cannot be read as a timestamp: {e}"))?;
@@ -376,6 +404,7 @@ async fn round(log: &Log, shared: &Mutex<State>, batch: Vec<Job>) -> Result<(), 
                     for (k, (r, bytes)) in records.iter().enumerate() {
                         state.take(first + k as u64, r, bytes.clone());
                     }
+                    taken.send_replace(state.next);
                 }
             }
             Err(e) => {

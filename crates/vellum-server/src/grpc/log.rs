@@ -380,19 +380,18 @@ impl pb::log_server::Log for LogService {
             return Err(crate::status::raw_log_refuses_record());
         };
         let q = request.into_inner();
+        let has = |s: &str| !s.is_empty();
         let select = match (
-            q.resource_kind.is_empty() && q.resource_id.is_empty(),
-            q.actor.is_empty(),
-            q.action.is_empty(),
+            (has(&q.resource_kind), has(&q.resource_id)),
+            has(&q.actor),
+            has(&q.action),
         ) {
-            (false, true, true) if !q.resource_kind.is_empty() && !q.resource_id.is_empty() => {
-                Select::Resource {
-                    kind: q.resource_kind,
-                    id: q.resource_id,
-                }
-            }
-            (true, false, true) => Select::Actor(q.actor),
-            (true, true, false) => Select::Action(q.action),
+            ((true, true), false, false) => Select::Resource {
+                kind: q.resource_kind,
+                id: q.resource_id,
+            },
+            ((false, false), true, false) => Select::Actor(q.actor),
+            ((false, false), false, true) => Select::Action(q.action),
             _ => {
                 return Err(invalid(
                     "give exactly one of: resource_kind and resource_id, actor, action",
