@@ -47,13 +47,16 @@ where
     })
 }
 
-/// Logs to stderr, filtered by `VELLUM_LOG` (default `info`).
+/// Logs to stderr, filtered by `VELLUM_LOG` (default `info`). Colours only
+/// on a terminal: a log file or a journal gets plain text.
 pub(crate) fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("VELLUM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // A second initialisation (never in this binary) would only be ignored.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
