@@ -28,6 +28,11 @@ pub struct RemoteArgs {
     #[arg(long, value_name = "URL", env = "VELLUM_SERVER", default_value = DEFAULT_SERVER)]
     pub server: String,
 
+    /// The log to use on a server that holds several (`[[logs]]` in its
+    /// configuration); default: the server's default log.
+    #[arg(long, value_name = "NAME")]
+    pub log: Option<String>,
+
     /// The log's public key (inline or @FILE, e.g. @vellum-data/log.vkey):
     /// checkpoints must be signed by it.
     #[arg(long, value_name = "VKEY", value_parser = input::vkey, conflicts_with = "policy")]
@@ -86,7 +91,10 @@ impl RemoteArgs {
     ///
     /// A file cannot be read, or the token is unusable.
     pub fn options(&self) -> Result<ClientOptions, Failure> {
-        let mut o = ClientOptions::default();
+        let mut o = ClientOptions {
+            log: self.log.clone(),
+            ..ClientOptions::default()
+        };
         if let Some(ca) = &self.ca {
             let pem =
                 std::fs::read(ca).with_context(|| format!("cannot read --ca {}", ca.display()))?;

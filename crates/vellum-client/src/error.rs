@@ -20,6 +20,9 @@ pub enum ClientError {
         /// Why it was refused.
         reason: String,
     },
+    /// The log name given is not a log name.
+    #[error("invalid --log: {0}")]
+    InvalidLog(String),
     /// No connection to the server (refused, unreachable, timed out).
     #[error("cannot connect to {url}: {reason}")]
     Transport {

@@ -60,6 +60,9 @@ pub struct ClientOptions {
     /// A client certificate and its key, PEM, for `https://` servers that
     /// authenticate clients by certificate (mTLS).
     pub client_identity: Option<ClientIdentity>,
+    /// The log to talk to, on a server holding several (sent as the
+    /// `vellum-log` header); `None`: the server's default log.
+    pub log: Option<String>,
 }
 
 /// A client certificate and its private key, PEM; its `Debug` does not
@@ -113,14 +116,21 @@ impl std::fmt::Debug for BearerToken {
     }
 }
 
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone, Debug)]
-pub struct Bearer(Option<AsciiMetadataValue>);
+/// Adds `authorization: Bearer <token>` and the log's name to every call.
+#[derive(Clone, Debug, Default)]
+pub struct Headers {
+    bearer: Option<AsciiMetadataValue>,
+    log: Option<AsciiMetadataValue>,
+}
 
-impl Interceptor for Bearer {
+impl Interceptor for Headers {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(v) = &self.0 {
+        if let Some(v) = &self.bearer {
             req.metadata_mut().insert("authorization", v.clone());
+        }
+        if let Some(v) = &self.log {
+            req.metadata_mut()
+                .insert(vellum_proto::LOG_HEADER, v.clone());
         }
         Ok(req)
     }
@@ -136,6 +146,7 @@ impl Default for ClientOptions {
             ca_pem: None,
             token: None,
             client_identity: None,
+            log: None,
         }
     }
 }
@@ -144,7 +155,7 @@ impl Default for ClientOptions {
 #[derive(Clone, Debug)]
 pub struct UnverifiedClient {
     url: String,
-    rpc: LogClient<InterceptedService<Channel, Bearer>>,
+    rpc: LogClient<InterceptedService<Channel, Headers>>,
 }
 
 /// One entry's result in an [`RawAppend`].
@@ -245,8 +256,16 @@ impl UnverifiedClient {
                 "a CA or client certificate was given for a plain http:// URL; use https://".into(),
             ));
         }
-        let bearer = match &options.token {
-            None => Bearer(None),
+        let mut headers = Headers::default();
+        if let Some(name) = &options.log {
+            vellum_proto::check_log_name(name).map_err(ClientError::InvalidLog)?;
+            headers.log = Some(
+                MetadataValue::try_from(name.as_str())
+                    .map_err(|_| ClientError::InvalidLog(format!("log name {name:?}")))?,
+            );
+        }
+        headers.bearer = match &options.token {
+            None => None,
             Some(t) => {
                 let host = endpoint.uri().host().unwrap_or_default();
                 let loopback = host == "localhost"
@@ -262,7 +281,7 @@ impl UnverifiedClient {
                 }
                 let value: AsciiMetadataValue = MetadataValue::try_from(format!("Bearer {}", t.0))
                     .map_err(|_| invalid("the token cannot be sent in a header".into()))?;
-                Bearer(Some(value))
+                Some(value)
             }
         };
         let channel = endpoint
@@ -272,7 +291,7 @@ impl UnverifiedClient {
                 url: url.to_owned(),
                 reason: describe(&e),
             })?;
-        let rpc = LogClient::with_interceptor(channel, bearer)
+        let rpc = LogClient::with_interceptor(channel, headers)
             .max_decoding_message_size(options.max_response_bytes);
         Ok(UnverifiedClient {
             url: url.to_owned(),
@@ -504,7 +523,7 @@ fn check_inclusion_shape(
 
 impl UnverifiedClient {
     /// The gRPC client, for the other modules of this crate.
-    pub(crate) fn rpc(&self) -> LogClient<InterceptedService<Channel, Bearer>> {
+    pub(crate) fn rpc(&self) -> LogClient<InterceptedService<Channel, Headers>> {
         self.rpc.clone()
     }
 }

@@ -44,5 +44,7 @@ pub use export::ExportOptions;
 pub use grpc::signer::SignerAddr;
 pub use limits::Limits;
 pub use local_signer::LocalSigner;
-pub use run::{LogKind, Running, ServeError, ServeOptions, ServerStats, Tuning, start};
+pub use run::{
+    LogKind, NamedLog, Running, RunningLog, ServeError, ServeOptions, ServerStats, Tuning, start,
+};
 pub use tls::TlsFiles;

@@ -118,6 +118,61 @@ pub struct ServeOptions {
     /// What the log stores: opaque entries, or audit events
     /// (docs/EVENTS.md).
     pub kind: LogKind,
+    /// The logs besides the default one (`[[logs]]` in the configuration),
+    /// each in `<data>/logs/<name>/`.
+    pub logs: Vec<NamedLog>,
+}
+
+/// A log besides the default one, with its own tree, key (or signer),
+/// witnesses and limits. Its data folder is `<data>/logs/<name>/` and its
+/// embedded signer's memory `<data>.signers/<name>/` (outside the data
+/// folder, as the default log's is: see [`crate::embedded`]).
+#[derive(Clone, Debug)]
+pub struct NamedLog {
+    /// Its name: in the `vellum-log` header of calls, in tile URLs
+    /// (`/logs/<name>/`), in token roles (`append@<name>`).
+    pub name: String,
+    /// What it stores.
+    pub kind: LogKind,
+    /// The origin of a new log (an existing log keeps its key's name).
+    pub origin: Option<String>,
+    /// The key file, if not `<data>/logs/<name>/log.key`.
+    pub key: Option<PathBuf>,
+    /// Its limits and pool settings.
+    pub tuning: Tuning,
+    /// A signer in another process, instead of the key.
+    pub signer: Option<SignerAddr>,
+    /// The verifier key pinning a remote signer's key.
+    pub vkey: Option<VerifierKey>,
+    /// Its witnesses and quorum.
+    pub witness_policy: Option<Policy>,
+    /// Serve checkpoints that do not meet the witness policy.
+    pub publish_below_policy: bool,
+    /// How long a witness round waits for the slowest witness.
+    pub witness_timeout: Duration,
+    /// A static tiles copy of this log.
+    pub export: Option<ExportOptions>,
+}
+
+impl NamedLog {
+    /// A log named `name` of `kind` with every other setting at its
+    /// default.
+    pub fn new(name: &str, kind: LogKind) -> NamedLog {
+        let d = ServeOptions::embedded();
+        NamedLog {
+            name: name.to_owned(),
+            kind,
+            origin: None,
+            key: None,
+            tuning: Tuning::default(),
+            signer: None,
+            vkey: None,
+            witness_policy: None,
+            publish_below_policy: d.publish_below_policy,
+            witness_timeout: d.witness_timeout,
+            export: None,
+        }
+    }
 }
 
 /// What a log stores.
@@ -176,7 +231,67 @@ impl ServeOptions {
             http_config: HttpConfig::default(),
             export: None,
             kind: LogKind::Raw,
+            logs: Vec::new(),
         }
+    }
+
+    /// The default log's settings, as a [`NamedLog`] named
+    /// [`vellum_proto::DEFAULT_LOG`].
+    pub fn default_log(&self) -> NamedLog {
+        NamedLog {
+            name: vellum_proto::DEFAULT_LOG.to_owned(),
+            kind: self.kind,
+            origin: self.origin.clone(),
+            key: self.key.clone(),
+            tuning: self.tuning.clone(),
+            signer: self.signer.clone(),
+            vkey: self.vkey.clone(),
+            witness_policy: self.witness_policy.clone(),
+            publish_below_policy: self.publish_below_policy,
+            witness_timeout: self.witness_timeout,
+            export: self.export.clone(),
+        }
+    }
+
+    /// Where the log named `name` keeps its data and its signer's memory.
+    pub fn layout_of(&self, name: &str) -> Layout {
+        if name == vellum_proto::DEFAULT_LOG {
+            return Layout {
+                data: self.data.clone(),
+                signer_state: self.signer_state.clone(),
+            };
+        }
+        let mut signers = self.data.clone().into_os_string();
+        signers.push(".signers");
+        Layout {
+            data: self.data.join("logs").join(name),
+            signer_state: Some(PathBuf::from(signers).join(name)),
+        }
+    }
+
+    /// Checks the logs' names: valid, and each once.
+    ///
+    /// # Errors
+    ///
+    /// [`ServeError::Config`] naming the log.
+    pub fn check_logs(&self) -> Result<(), ServeError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for l in &self.logs {
+            vellum_proto::check_log_name(&l.name).map_err(ServeError::Config)?;
+            if l.name == vellum_proto::DEFAULT_LOG {
+                return Err(ServeError::Config(format!(
+                    "a log may not be named {:?}: that is the name of the server's default log",
+                    l.name
+                )));
+            }
+            if !seen.insert(&l.name) {
+                return Err(ServeError::Config(format!(
+                    "the log {:?} is declared twice",
+                    l.name
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -206,6 +321,14 @@ pub enum ServeError {
     /// The log stopped on a fatal error; restart the process.
     #[error("the log stopped: {0}")]
     LogFailed(String),
+    /// A log other than the default one could not be opened.
+    #[error("log {name:?}: {source}")]
+    Log {
+        /// Its name.
+        name: String,
+        /// Why.
+        source: Box<ServeError>,
+    },
     /// The remote signer or the witness policy cannot be used.
     #[error("{0}")]
     Config(String),
@@ -228,9 +351,9 @@ pub struct ServerStats {
 /// A running server.
 #[derive(Debug)]
 pub struct Running {
-    /// The log's origin.
+    /// The default log's origin.
     pub origin: String,
-    /// The log's verifier key.
+    /// The default log's verifier key.
     pub vkey: VerifierKey,
     /// Where gRPC listens.
     pub grpc_addr: SocketAddr,
@@ -238,14 +361,16 @@ pub struct Running {
     pub http_addr: Option<SocketAddr>,
     /// Whether this start created the key (a new log).
     pub new_key: bool,
-    /// The log itself.
+    /// The default log itself.
     pub log: Log,
+    /// The other logs ([`ServeOptions::logs`]), in the order declared.
+    pub logs: Vec<RunningLog>,
     /// Connection and denial counters.
     pub stats: Arc<ServerStats>,
     stop: Option<oneshot::Sender<()>>,
     grpc: JoinHandle<Result<(), GrpcError>>,
     http: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
-    export: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    exports: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
 /// Checks that `opts` is safe to run: a listener beyond loopback needs TLS
@@ -306,6 +431,7 @@ pub fn check_safety(opts: &ServeOptions) -> Result<(), ServeError> {
 /// [`ServeError`].
 pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
     check_safety(&opts)?;
+    opts.check_logs()?;
     // TLS files are read before anything is opened: a bad key changes
     // nothing.
     let (grpc_tls, http_tls) = match &opts.tls {
@@ -320,18 +446,6 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         .access
         .clone()
         .map(|p| Access::new(p, stats.access.clone()));
-    let layout = Layout {
-        data: opts.data.clone(),
-        signer_state: opts.signer_state.clone(),
-    };
-    let export_folder = opts.export.as_ref().map(|e| e.out.as_path());
-    let witnessing = match &opts.witness_policy {
-        None => None,
-        Some(p) => Some(
-            witnessing_from_policy(p.clone(), opts.publish_below_policy, opts.witness_timeout)
-                .map_err(ServeError::Config)?,
-        ),
-    };
     let listener = grpc::bind(opts.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -354,19 +468,138 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
             Some((l, bound))
         }
     };
-    let (log, vkey, new_key) = match &opts.signer {
+    let mut opened: Vec<Opened> = Vec::new();
+    for spec in std::iter::once(opts.default_log()).chain(opts.logs.iter().cloned()) {
+        match open_one(&opts, &spec).await {
+            Ok(o) => opened.push(o),
+            Err(e) => {
+                for o in opened {
+                    o.log.shutdown().await;
+                }
+                return Err(if spec.name == vellum_proto::DEFAULT_LOG {
+                    e
+                } else {
+                    ServeError::Log {
+                        name: spec.name,
+                        source: Box::new(e),
+                    }
+                });
+            }
+        }
+    }
+    let router = grpc::LogRouter::new(
+        opened
+            .iter()
+            .map(|o| (o.name.clone(), o.service.clone()))
+            .collect(),
+    );
+    let tiles: Vec<(String, TileSource)> = opened
+        .iter()
+        .map(|o| (o.name.clone(), TileSource::from_log(&o.log)))
+        .collect();
+    let exports: Vec<(oneshot::Sender<()>, JoinHandle<()>)> = opened
+        .iter()
+        .filter_map(|o| {
+            let e = o.export.clone()?;
+            let (stop, stopped) = oneshot::channel::<()>();
+            let task = tokio::spawn(run_continuous(TileSource::from_log(&o.log), e, async {
+                let _ = stopped.await;
+            }));
+            Some((stop, task))
+        })
+        .collect();
+    let mut logs: Vec<RunningLog> = opened
+        .into_iter()
+        .map(|o| RunningLog {
+            origin: o.vkey.name().to_owned(),
+            name: o.name,
+            vkey: o.vkey,
+            new_key: o.new_key,
+            log: o.log,
+        })
+        .collect();
+    // `open_one` opened the default log first.
+    let default = logs.remove(0);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let conns = net::accept(listener, &opts.limits, grpc_tls, stats.grpc.clone());
+    let grpc = tokio::spawn(grpc::serve_conns(
+        conns,
+        router,
+        opts.limits.clone(),
+        access.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let http_addr = http_listener.as_ref().map(|(_, a)| *a);
+    let http = http_listener.map(|(l, _)| {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let conns = net::accept(l, &opts.limits, http_tls, stats.http.clone());
+        let app = http::router_with_access(
+            http::logs_router(tiles, &opts.http_config),
+            Some(crate::metrics::router(default.log.clone(), stats.clone())),
+            access.clone(),
+        );
+        let limits = opts.limits.clone();
+        let task = tokio::spawn(async move {
+            http::serve_conns(conns, app, &limits, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        (stop, task)
+    });
+    Ok(Running {
+        origin: default.origin,
+        vkey: default.vkey,
+        grpc_addr,
+        http_addr,
+        new_key: default.new_key,
+        log: default.log,
+        logs,
+        stats,
+        stop: Some(stop),
+        grpc,
+        http,
+        exports,
+    })
+}
+
+/// One log, opened.
+struct Opened {
+    name: String,
+    log: Log,
+    vkey: VerifierKey,
+    new_key: bool,
+    service: grpc::LogService,
+    export: Option<ExportOptions>,
+}
+
+/// Opens one log of the deployment: its store, its signer (embedded or
+/// remote), its witnesses, and for an events log its recorder.
+async fn open_one(opts: &ServeOptions, spec: &NamedLog) -> Result<Opened, ServeError> {
+    let layout = opts.layout_of(&spec.name);
+    let export_folder = spec.export.as_ref().map(|e| e.out.as_path());
+    let witnessing = match &spec.witness_policy {
+        None => None,
+        Some(p) => Some(
+            witnessing_from_policy(p.clone(), spec.publish_below_policy, spec.witness_timeout)
+                .map_err(ServeError::Config)?,
+        ),
+    };
+    let (log, vkey, new_key) = match &spec.signer {
         None => {
             let (key, new_key) =
-                embedded::load_or_create_key(&layout, opts.key.as_deref(), opts.origin.as_deref())?;
+                embedded::load_or_create_key(&layout, spec.key.as_deref(), spec.origin.as_deref())?;
             let mut config = LogConfig::new(key.name());
-            opts.tuning.apply(&mut config);
+            spec.tuning.apply(&mut config);
             let (log, vkey) =
                 embedded::open_log(&layout, key, config, &opts.store, witnessing, export_folder)
                     .await?;
             (log, vkey, new_key)
         }
         Some(addr) => {
-            if opts.key.is_some() {
+            if spec.key.is_some() {
                 return Err(ServeError::Config(
                     "--key and --signer exclude each other: with a remote signer the key lives \
                      in the signer's process"
@@ -375,7 +608,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
             }
             let remote = RemoteSigner::new(addr.clone()).map_err(ServeError::Config)?;
             let reported = remote.vkey().await.map_err(ServeError::Config)?;
-            let vkey = match &opts.vkey {
+            let vkey = match &spec.vkey {
                 Some(pinned) if *pinned != reported => {
                     return Err(ServeError::Config(format!(
                         "the signer at {addr} has key {reported}, not the pinned --vkey {pinned}"
@@ -384,7 +617,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
                 Some(pinned) => pinned.clone(),
                 None => reported,
             };
-            if let Some(o) = &opts.origin
+            if let Some(o) = &spec.origin
                 && o != vkey.name()
             {
                 return Err(ServeError::Config(format!(
@@ -393,7 +626,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
                 )));
             }
             let mut config = LogConfig::new(vkey.name());
-            opts.tuning.apply(&mut config);
+            spec.tuning.apply(&mut config);
             let log = embedded::open_with_signer(
                 &layout,
                 Arc::new(remote),
@@ -407,64 +640,39 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
             (log, vkey, false)
         }
     };
-    let origin = vkey.name().to_owned();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let conns = net::accept(listener, &opts.limits, grpc_tls, stats.grpc.clone());
     let mut service = grpc::log::LogService::new(log.clone(), opts.limits.clone());
-    if opts.kind == LogKind::Events {
-        let recorder = crate::events::Recorder::start(log.clone())
-            .await
-            .map_err(|e| ServeError::Config(format!("--log-kind events: {e}")))?;
-        service = service.with_recorder(recorder);
+    if spec.kind == LogKind::Events {
+        match crate::events::Recorder::start(log.clone()).await {
+            Ok(recorder) => service = service.with_recorder(recorder),
+            Err(e) => {
+                log.shutdown().await;
+                return Err(ServeError::Config(format!("--log-kind events: {e}")));
+            }
+        }
     }
-    let grpc = tokio::spawn(grpc::serve_conns(
-        conns,
-        service,
-        opts.limits.clone(),
-        access.clone(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let http_addr = http_listener.as_ref().map(|(_, a)| *a);
-    let http = http_listener.map(|(l, _)| {
-        let (stop, stopped) = oneshot::channel::<()>();
-        let conns = net::accept(l, &opts.limits, http_tls, stats.http.clone());
-        let app = http::router_with_access(
-            TileSource::from_log(&log),
-            opts.http_config.clone(),
-            Some(crate::metrics::router(log.clone(), stats.clone())),
-            access.clone(),
-        );
-        let limits = opts.limits.clone();
-        let task = tokio::spawn(async move {
-            http::serve_conns(conns, app, &limits, async {
-                let _ = stopped.await;
-            })
-            .await
-        });
-        (stop, task)
-    });
-    let export = opts.export.clone().map(|e| {
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(run_continuous(TileSource::from_log(&log), e, async {
-            let _ = stopped.await;
-        }));
-        (stop, task)
-    });
-    Ok(Running {
-        origin,
-        vkey,
-        grpc_addr,
-        http_addr,
-        new_key,
+    Ok(Opened {
+        name: spec.name.clone(),
         log,
-        stats,
-        stop: Some(stop),
-        grpc,
-        http,
-        export,
+        vkey,
+        new_key,
+        service,
+        export: spec.export.clone(),
     })
+}
+
+/// A log of a running server other than the default one.
+#[derive(Debug)]
+pub struct RunningLog {
+    /// Its name.
+    pub name: String,
+    /// Its origin.
+    pub origin: String,
+    /// Its verifier key.
+    pub vkey: VerifierKey,
+    /// Whether this start created its key.
+    pub new_key: bool,
+    /// The log itself.
+    pub log: Log,
 }
 
 impl Running {
@@ -478,13 +686,27 @@ impl Running {
     /// should exit non-zero so that a supervisor restarts it through the
     /// normal start-up checks); [`ServeError::Grpc`] on transport failure.
     pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> Result<(), ServeError> {
-        let mut state = self.log.state();
+        let logs = std::iter::once((vellum_proto::DEFAULT_LOG, &self.log))
+            .chain(self.logs.iter().map(|l| (l.name.as_str(), &l.log)));
+        let failures = logs.map(|(name, log)| {
+            let mut state = log.state();
+            let name = name.to_owned();
+            Box::pin(async move {
+                match state
+                    .wait_for(|s| matches!(s, LogState::Failed(_)))
+                    .await
+                    .as_deref()
+                {
+                    Ok(LogState::Failed(m)) if name == vellum_proto::DEFAULT_LOG => m.clone(),
+                    Ok(LogState::Failed(m)) => format!("log {name:?}: {m}"),
+                    // The state's sender went away: the log is gone.
+                    _ => format!("log {name:?} ended"),
+                }
+            })
+        });
         let failed = tokio::select! {
             _ = signal => None,
-            r = state.wait_for(|s| matches!(s, LogState::Failed(_))) => match r.as_deref() {
-                Ok(LogState::Failed(m)) => Some(m.clone()),
-                _ => None,
-            },
+            (m, _, _) = futures::future::select_all(failures) => Some(m),
         };
         let grpc = self.shutdown_inner().await;
         if let Some(m) = failed {
@@ -514,9 +736,11 @@ impl Running {
             None => None,
         };
         let grpc = drain("gRPC", &mut self.grpc).await;
-        self.log.shutdown().await;
-        // After the log's final checkpoint, so that the folder ends with it.
-        if let Some((stop, task)) = self.export.take() {
+        let logs = std::iter::once(&self.log).chain(self.logs.iter().map(|l| &l.log));
+        futures::future::join_all(logs.map(Log::shutdown)).await;
+        // After the logs' final checkpoints, so that each folder ends with
+        // its log's.
+        for (stop, task) in self.exports.drain(..) {
             let _ = stop.send(());
             let _ = task.await;
         }

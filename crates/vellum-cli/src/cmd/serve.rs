@@ -397,6 +397,24 @@ fn banner(running: &Running, opts: &ServeOptions) {
         };
         eprintln!("  signer memory: {}", layout.signer().display());
     }
+    for l in &running.logs {
+        let layout = opts.layout_of(&l.name);
+        let new = if l.new_key { ", key created now" } else { "" };
+        eprintln!(
+            "  log {}: {} ({}{new}) vkey {} data {}",
+            l.name,
+            l.origin,
+            opts.logs
+                .iter()
+                .find(|n| n.name == l.name)
+                .map_or("raw".into(), |n| n.kind.to_string()),
+            l.vkey,
+            layout.data.display()
+        );
+        if let Some(http) = running.http_addr {
+            eprintln!("    tiles: {scheme}://{http}/logs/{}/", l.name);
+        }
+    }
     eprintln!("  stop:  Ctrl-C or SIGTERM");
 }
 

@@ -32,6 +32,9 @@ Exit status:
         on stdout; the server never stores the token itself.\n\n\
         Roles: append (Append, AppendStream), read (checkpoints, proofs, entries \
         over gRPC), audit (read, and the tlog-tiles HTTP API), admin (everything). \
+        A role holds on every log of the server; written role@NAME (e.g. \
+        append@tenant-a) it holds on the log NAME only (a server may hold several \
+        logs: [[logs]] in its configuration). \
         No role can change or delete an entry: no such call exists.",
     after_help = TOKEN_EXIT_HELP,
 )]
@@ -40,7 +43,8 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     name: String,
 
-    /// Comma-separated roles: append, read, audit, admin.
+    /// Comma-separated roles: append, read, audit, admin; role@LOG for one
+    /// log only (e.g. append@tenant-a,read@tenant-a).
     #[arg(long, value_name = "ROLES")]
     roles: String,
 

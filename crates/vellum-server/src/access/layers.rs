@@ -29,7 +29,8 @@ impl Gate for AccessGate {
         };
         let path = req.uri().path();
         let peer = req.extensions().get::<ConnInfo>();
-        match access.check(path, grpc_need(path), req.headers(), peer) {
+        let log = crate::grpc::route::log_of(req.headers())?;
+        match access.check(path, log, grpc_need(path), req.headers(), peer) {
             Ok(Some(identity)) => {
                 req.extensions_mut().insert(identity);
                 Ok(())
@@ -41,7 +42,8 @@ impl Gate for AccessGate {
 }
 
 /// The axum middleware for the tlog-tiles API: every path needs
-/// [`HTTP_NEED`].
+/// [`HTTP_NEED`], on the log the path names (`/logs/<name>/...`; any other
+/// path is the default log's).
 pub async fn http_middleware(
     axum::extract::State(access): axum::extract::State<Access>,
     req: axum::extract::Request,
@@ -50,7 +52,8 @@ pub async fn http_middleware(
     use axum::response::IntoResponse;
     let peer = req.extensions().get::<ConnInfo>();
     let what = format!("GET {}", req.uri().path());
-    match access.check(&what, Need::Role(HTTP_NEED), req.headers(), peer) {
+    let log = crate::http::log_of_path(req.uri().path());
+    match access.check(&what, log, Need::Role(HTTP_NEED), req.headers(), peer) {
         Ok(_) => next.run(req).await,
         Err(Denial::Unauthenticated(m)) => (
             http::StatusCode::UNAUTHORIZED,

@@ -26,7 +26,15 @@
 //!
 //! # Roles
 //!
-//! A server serves one log, so a role is a role on that log.
+//! A role written alone holds on every log of the server; `role@name`
+//! holds on the log named `name` only (a server may hold several logs,
+//! `[[logs]]` in its configuration; the default log is named `default`).
+//! A token of log `a` is denied on log `b` like any other missing role:
+//! `PERMISSION_DENIED`, counted and logged.
+//!
+//! ```text
+//! append@tenant-a,read@tenant-a   3f9c...01 tenant-a-ingest
+//! ```
 //!
 //! | role | may call |
 //! |---|---|
@@ -59,7 +67,9 @@ use subtle::ConstantTimeEq;
 
 use crate::net::ConnInfo;
 
+mod grants;
 mod layers;
+pub use grants::{Grants, Roles};
 pub use layers::{AccessGate, http_middleware};
 
 /// A role on the log.
@@ -155,36 +165,13 @@ pub fn grpc_need(path: &str) -> Need {
 /// What the tlog-tiles HTTP API needs, for every path.
 pub const HTTP_NEED: Role = Role::Audit;
 
-/// A set of roles.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Roles(u8);
-
-impl Roles {
-    /// Whether these roles allow what `role` allows.
-    pub fn allows(self, role: Role) -> bool {
-        let has = |r: Role| self.0 & r.bit() != 0;
-        has(Role::Admin) || has(role) || (role == Role::Read && has(Role::Audit))
-    }
-}
-
-impl fmt::Display for Roles {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = [Role::Append, Role::Read, Role::Audit, Role::Admin]
-            .into_iter()
-            .filter(|r| self.0 & r.bit() != 0)
-            .map(Role::name)
-            .collect();
-        f.write_str(&names.join(","))
-    }
-}
-
 /// Who a token belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
     /// The token's name in the token file.
     pub name: String,
-    /// Its roles.
-    pub roles: Roles,
+    /// Its roles, on which logs.
+    pub roles: Grants,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -278,15 +265,7 @@ impl AccessPolicy {
                     fields.len()
                 )));
             };
-            let mut set = Roles::default();
-            for r in roles.split(',') {
-                let role = Role::parse(r).ok_or_else(|| {
-                    err(format!(
-                        "unknown role {r:?} (roles: append, read, audit, admin)"
-                    ))
-                })?;
-                set.0 |= role.bit();
-            }
+            let set = Grants::parse(roles).map_err(err)?;
             let lower = hash.to_ascii_lowercase();
             let credential = match lower.strip_prefix("cert-sha256:") {
                 Some(h) => parse_hex32(h).map(Credential::Cert),
@@ -407,8 +386,8 @@ impl Access {
         Access { policy, stats }
     }
 
-    /// Decides a call to `what` needing `need`, given its headers; counts
-    /// and logs a denial.
+    /// Decides a call to `what` on the log named `log` needing `need`,
+    /// given its headers; counts and logs a denial.
     ///
     /// # Errors
     ///
@@ -416,6 +395,7 @@ impl Access {
     pub fn check(
         &self,
         what: &str,
+        log: &str,
         need: Need,
         headers: &HeaderMap,
         peer: Option<&ConnInfo>,
@@ -455,10 +435,11 @@ impl Access {
                 )));
             }
         };
-        if !identity.roles.allows(role) {
+        if !identity.roles.allows(log, role) {
             self.stats.permission_denied.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 method = what,
+                log,
                 token = identity.name,
                 roles = %identity.roles,
                 needs = %role,
@@ -466,7 +447,8 @@ impl Access {
                 "denied: permission"
             );
             return Err(Denial::PermissionDenied(format!(
-                "token {:?} has roles [{}]; {what} needs {role}",
+                "token {:?} has roles [{}]; {what} on log {log:?} needs {role} (on every log, or \
+                 {role}@{log})",
                 identity.name, identity.roles
             )));
         }

@@ -19,17 +19,17 @@ fn roles_imply_as_documented() {
         token_hash_hex("tx")
     ))
     .unwrap();
-    let roles = |t: &str| p.authenticate(t).unwrap().roles;
-    assert!(roles("ta").allows(Role::Append));
-    assert!(!roles("ta").allows(Role::Read));
-    assert!(roles("tr").allows(Role::Read));
-    assert!(!roles("tr").allows(Role::Audit));
-    assert!(!roles("tr").allows(Role::Append));
-    assert!(roles("tu").allows(Role::Read));
-    assert!(roles("tu").allows(Role::Audit));
-    assert!(!roles("tu").allows(Role::Append));
+    let roles = |t: &str| p.authenticate(t).unwrap().roles.clone();
+    assert!(roles("ta").allows("default", Role::Append));
+    assert!(!roles("ta").allows("default", Role::Read));
+    assert!(roles("tr").allows("default", Role::Read));
+    assert!(!roles("tr").allows("default", Role::Audit));
+    assert!(!roles("tr").allows("default", Role::Append));
+    assert!(roles("tu").allows("default", Role::Read));
+    assert!(roles("tu").allows("default", Role::Audit));
+    assert!(!roles("tu").allows("default", Role::Append));
     for r in [Role::Append, Role::Read, Role::Audit, Role::Admin] {
-        assert!(roles("tx").allows(r));
+        assert!(roles("tx").allows("default", r));
     }
     assert!(p.authenticate("nope").is_none());
     assert_eq!(p.authenticate("tx").unwrap().name, "x");
@@ -87,25 +87,84 @@ fn checks_count_denials() {
     let a = Access::new(Arc::new(p), stats.clone());
     let need = Need::Role(Role::Append);
     assert!(matches!(
-        a.check("m", need, &HeaderMap::new(), None),
+        a.check("m", "default", need, &HeaderMap::new(), None),
         Err(Denial::Unauthenticated(_))
     ));
     assert!(matches!(
-        a.check("m", need, &headers("Basic x"), None),
+        a.check("m", "default", need, &headers("Basic x"), None),
         Err(Denial::Unauthenticated(_))
     ));
     assert!(matches!(
-        a.check("m", need, &headers("Bearer wrong"), None),
+        a.check("m", "default", need, &headers("Bearer wrong"), None),
         Err(Denial::Unauthenticated(_))
     ));
     assert!(matches!(
-        a.check("m", need, &headers("Bearer tr"), None),
+        a.check("m", "default", need, &headers("Bearer tr"), None),
         Err(Denial::PermissionDenied(_))
     ));
-    let ok = a.check("m", Need::Role(Role::Read), &headers("bearer tr"), None);
+    let ok = a.check(
+        "m",
+        "default",
+        Need::Role(Role::Read),
+        &headers("bearer tr"),
+        None,
+    );
     assert_eq!(ok.unwrap().unwrap().name, "r");
     assert_eq!(stats.unauthenticated.load(Ordering::Relaxed), 3);
     assert_eq!(stats.permission_denied.load(Ordering::Relaxed), 1);
-    assert!(a.check("m", Need::Nothing, &HeaderMap::new(), None).is_ok());
+    assert!(
+        a.check("m", "default", Need::Nothing, &HeaderMap::new(), None)
+            .is_ok()
+    );
     assert_eq!(stats.denied(), 4);
+}
+
+#[test]
+fn a_role_on_one_log_holds_there_only() {
+    let p = AccessPolicy::parse(&format!(
+        "append@a,read@a {} ta\nread,append@b {} mixed\n",
+        token_hash_hex("ta"),
+        token_hash_hex("tm"),
+    ))
+    .unwrap();
+    let a = &p.authenticate("ta").unwrap().roles;
+    assert!(a.allows("a", Role::Append));
+    assert!(a.allows("a", Role::Read));
+    assert!(!a.allows("a", Role::Audit));
+    for other in ["b", "default", "aa"] {
+        for r in [Role::Append, Role::Read, Role::Audit, Role::Admin] {
+            assert!(!a.allows(other, r), "{other} {r}");
+        }
+    }
+    assert_eq!(a.to_string(), "append@a,read@a");
+    let m = &p.authenticate("tm").unwrap().roles;
+    assert!(m.allows("a", Role::Read) && m.allows("default", Role::Read));
+    assert!(m.allows("b", Role::Append));
+    assert!(!m.allows("a", Role::Append));
+    assert_eq!(m.to_string(), "read,append@b");
+
+    let stats = Arc::new(AccessStats::default());
+    let access = Access::new(Arc::new(p), stats.clone());
+    let need = Need::Role(Role::Append);
+    assert!(
+        access
+            .check("m", "a", need, &headers("Bearer ta"), None)
+            .is_ok()
+    );
+    match access.check("m", "b", need, &headers("Bearer ta"), None) {
+        Err(Denial::PermissionDenied(m)) => assert!(m.contains("\"b\""), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(stats.permission_denied.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn a_bad_log_name_in_a_role_names_the_line() {
+    let h = token_hash_hex("t");
+    for bad in ["append@", "append@A", "append@a/b", "append@-a", "write@a"] {
+        match AccessPolicy::parse(&format!("# c\n{bad} {h} n\n")) {
+            Err(AccessError::Line { line: 2, .. }) => {}
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
 }

@@ -34,8 +34,8 @@ mod sections;
 mod signer;
 
 pub use sections::{
-    AppendConfig, AuthConfig, ExportConfig, LimitsConfig, ListenConfig, LogSection, PoolConfig,
-    QueueConfig, SignerConfig, TlsConfig, WitnessesConfig,
+    AppendConfig, AuthConfig, ExportConfig, LimitsConfig, ListenConfig, LogSection, NamedLogConfig,
+    PoolConfig, QueueConfig, SignerConfig, TlsConfig, WitnessesConfig,
 };
 
 pub use signer::{SignerServiceConfig, SignerSettings};
@@ -52,7 +52,7 @@ use vellum_note::VerifierKey;
 use crate::access::AccessPolicy;
 use crate::export::ExportOptions;
 use crate::grpc::signer::SignerAddr;
-use crate::run::ServeOptions;
+use crate::run::{NamedLog, ServeOptions};
 use crate::tls::TlsFiles;
 
 /// Largest vkey file read (`[log.signer] vkey = "@FILE"`): one short line.
@@ -84,6 +84,9 @@ pub struct ServeConfig {
     pub limits: LimitsConfig,
     /// `[log]`: the log's own settings.
     pub log: LogSection,
+    /// `[[logs]]`: the logs besides the default one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<NamedLogConfig>,
 }
 
 impl Default for ServeConfig {
@@ -99,6 +102,7 @@ impl Default for ServeConfig {
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             log: LogSection::default(),
+            logs: Vec::new(),
         }
     }
 }
@@ -152,6 +156,11 @@ impl Layered for ServeConfig {
                     interval: Duration::from_secs(1),
                 },
             },
+            logs: vec![NamedLogConfig {
+                name: "tenant-a".into(),
+                kind: crate::run::LogKind::Events,
+                ..NamedLogConfig::default()
+            }],
         }
     }
 }
@@ -225,35 +234,96 @@ impl ServeConfig {
         o.limits.stream_max_in_flight = l.stream_max_in_flight;
         o.limits.idle_timeout = l.idle_timeout;
         let log = &self.log;
-        let t = &mut o.tuning;
-        t.pool_max_entries = Some(log.pool.max_entries);
-        t.pool_max_delay = Some(log.pool.max_delay);
-        t.queue_max_entries = Some(log.queue.max_entries);
-        t.queue_max_bytes = Some(log.queue.max_bytes);
-        t.max_queue_delay = Some(log.queue.max_delay);
-        t.max_entries_per_call = Some(log.append.max_entries_per_call);
-        t.max_entry_size = Some(log.append.max_entry_size);
-        o.signer = log.signer.remote.clone();
-        o.vkey = log.signer.vkey.as_deref().map(read_vkey).transpose()?;
-        if let Some(path) = &log.witnesses.policy {
-            let policy = crate::witness::read_policy(path).map_err(|e| {
-                ConfigError::Invalid(format!("log.witnesses.policy (--witness-policy): {e}"))
-            })?;
-            o.witness_policy = Some(policy);
+        let parts = LogParts {
+            key: "log",
+            pool: &log.pool,
+            queue: &log.queue,
+            append: &log.append,
+            signer: &log.signer,
+            witnesses: &log.witnesses,
+            export: &log.export,
+        };
+        let d = parts.to_named(vellum_proto::DEFAULT_LOG, log.kind)?;
+        o.tuning = d.tuning;
+        o.signer = d.signer;
+        o.vkey = d.vkey;
+        o.witness_policy = d.witness_policy;
+        o.publish_below_policy = d.publish_below_policy;
+        o.witness_timeout = d.witness_timeout;
+        o.export = d.export;
+        for l in &self.logs {
+            let key = format!("logs[{}]", l.name);
+            let parts = LogParts {
+                key: &key,
+                pool: &l.pool,
+                queue: &l.queue,
+                append: &l.append,
+                signer: &l.signer,
+                witnesses: &l.witnesses,
+                export: &l.export,
+            };
+            let mut named = parts.to_named(&l.name, l.kind)?;
+            named.origin = l.origin.clone();
+            named.key = l.key.clone();
+            o.logs.push(named);
         }
-        o.publish_below_policy = !log.witnesses.require_quorum;
-        o.witness_timeout = log.witnesses.timeout;
-        o.export = log.export.folder.clone().map(|out| ExportOptions {
-            out,
-            interval: log.export.interval,
-        });
+        o.check_logs()
+            .map_err(|e| ConfigError::Invalid(format!("logs: {e}")))?;
         Ok(o)
     }
 }
 
-/// A vkey inline, or `@FILE` holding one.
-fn read_vkey(text: &str) -> Result<VerifierKey, ConfigError> {
-    let bad = |m: String| ConfigError::Invalid(format!("log.signer.vkey (--vkey): {m}"));
+/// The tables of one log's settings (`[log]` or a `[[logs]]` entry).
+struct LogParts<'a> {
+    /// How errors name the table: `log` or `logs[<name>]`.
+    key: &'a str,
+    pool: &'a PoolConfig,
+    queue: &'a QueueConfig,
+    append: &'a AppendConfig,
+    signer: &'a SignerConfig,
+    witnesses: &'a WitnessesConfig,
+    export: &'a ExportConfig,
+}
+
+impl LogParts<'_> {
+    /// The log's options, reading the files the tables name.
+    fn to_named(&self, name: &str, kind: crate::run::LogKind) -> Result<NamedLog, ConfigError> {
+        let key = self.key;
+        let mut n = NamedLog::new(name, kind);
+        let t = &mut n.tuning;
+        t.pool_max_entries = Some(self.pool.max_entries);
+        t.pool_max_delay = Some(self.pool.max_delay);
+        t.queue_max_entries = Some(self.queue.max_entries);
+        t.queue_max_bytes = Some(self.queue.max_bytes);
+        t.max_queue_delay = Some(self.queue.max_delay);
+        t.max_entries_per_call = Some(self.append.max_entries_per_call);
+        t.max_entry_size = Some(self.append.max_entry_size);
+        n.signer = self.signer.remote.clone();
+        n.vkey = self
+            .signer
+            .vkey
+            .as_deref()
+            .map(|v| read_vkey(key, v))
+            .transpose()?;
+        if let Some(path) = &self.witnesses.policy {
+            let policy = crate::witness::read_policy(path).map_err(|e| {
+                ConfigError::Invalid(format!("{key}.witnesses.policy (--witness-policy): {e}"))
+            })?;
+            n.witness_policy = Some(policy);
+        }
+        n.publish_below_policy = !self.witnesses.require_quorum;
+        n.witness_timeout = self.witnesses.timeout;
+        n.export = self.export.folder.clone().map(|out| ExportOptions {
+            out,
+            interval: self.export.interval,
+        });
+        Ok(n)
+    }
+}
+
+/// A vkey inline, or `@FILE` holding one, for the table `key`.
+fn read_vkey(key: &str, text: &str) -> Result<VerifierKey, ConfigError> {
+    let bad = |m: String| ConfigError::Invalid(format!("{key}.signer.vkey (--vkey): {m}"));
     match text.strip_prefix('@') {
         None => VerifierKey::parse(text).map_err(|e| bad(e.to_string())),
         Some(path) => {

@@ -96,6 +96,37 @@ pub struct LogSection {
     pub export: ExportConfig,
 }
 
+/// One `[[logs]]` entry: a log besides the default one. Every table it
+/// holds has the default log's keys (`[logs.pool]`, `[logs.witnesses]`,
+/// ...) with the same defaults; nothing is inherited from `[log]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NamedLogConfig {
+    /// Its name: `a-z`, `0-9`, `-`, `_` (required).
+    pub name: String,
+    /// `raw` or `events`.
+    pub kind: crate::run::LogKind,
+    /// The origin of a new log (default: a random one, as for the default
+    /// log); an existing log keeps its key's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The private key file, if not `<data>/logs/<name>/log.key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// As `[log.pool]`.
+    pub pool: PoolConfig,
+    /// As `[log.queue]`.
+    pub queue: QueueConfig,
+    /// As `[log.append]`.
+    pub append: AppendConfig,
+    /// As `[log.signer]`.
+    pub signer: SignerConfig,
+    /// As `[log.witnesses]`.
+    pub witnesses: WitnessesConfig,
+    /// As `[log.export]`.
+    pub export: ExportConfig,
+}
+
 /// `[log.pool]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -3,6 +3,7 @@
 
 mod deadline;
 pub mod log;
+pub mod route;
 mod shed;
 pub mod signer;
 
@@ -24,6 +25,7 @@ use crate::limits::Limits;
 use crate::net::{self, ConnStats};
 pub use deadline::DeadlineLayer;
 pub use log::LogService;
+pub use route::LogRouter;
 pub use shed::ShedGate;
 
 /// Why the gRPC listener could not start or stopped.
@@ -54,36 +56,42 @@ pub async fn serve(
 ) -> Result<(), GrpcError> {
     let conns = net::accept(listener, &limits, None, Arc::new(ConnStats::default()));
     let service = LogService::new(log, limits.clone());
-    serve_conns(conns, service, limits, None, shutdown).await
+    serve_conns(conns, LogRouter::single(service), limits, None, shutdown).await
 }
 
-/// Serves `log` on connections accepted by [`net::accept`] (which holds the
-/// connection limit, TLS and the idle timeout), checking every call with
-/// `access` when given.
+/// Serves `logs` on connections accepted by [`net::accept`] (which holds
+/// the connection limit, TLS and the idle timeout), checking every call
+/// with `access` when given. Health reports NOT_SERVING as soon as any log
+/// stops (the process then exits for its supervisor to restart it).
 ///
 /// # Errors
 ///
 /// [`GrpcError`] when the server cannot start or its transport fails.
 pub async fn serve_conns(
     conns: mpsc::Receiver<net::Conn>,
-    service: LogService,
+    service: LogRouter,
     limits: Limits,
     access: Option<Access>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GrpcError> {
-    let log = service.log().clone();
+    let logs: Vec<Log> = service.logs().map(|(_, l)| l.clone()).collect();
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<LogServer<LogService>>().await;
-    let mut state = log.state();
+    reporter.set_serving::<LogServer<LogRouter>>().await;
     let watcher = tokio::spawn(async move {
-        let _ = state.wait_for(|s| *s != LogState::Running).await;
-        reporter.set_not_serving::<LogServer<LogService>>().await;
+        let stopped = logs.into_iter().map(|log| {
+            Box::pin(async move {
+                let mut state = log.state();
+                let _ = state.wait_for(|s| *s != LogState::Running).await;
+            })
+        });
+        let _ = futures::future::select_all(stopped).await;
+        reporter.set_not_serving::<LogServer<LogRouter>>().await;
     });
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(vellum_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| GrpcError::Reflection(e.to_string()))?;
-    let shed = ShedGate::new(log.clone());
+    let shed = ShedGate::new(service.clone());
     let service = LogServer::new(service)
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);

@@ -9,30 +9,36 @@
 //! refuse them.
 
 use http::Request;
-use vellum_log::Log;
 
+use super::LogRouter;
 use crate::gate::Gate;
 
 /// The unary append method's path; streams are admitted per request inside.
 const APPEND_PATH: &str = "/vellum.v1.Log/Append";
 
-/// Refuses appends while the log has no room, for a
+/// Refuses appends while the log they are for has no room, for a
 /// [`GateLayer`](crate::gate::GateLayer).
 #[derive(Clone, Debug)]
 pub struct ShedGate {
-    log: Log,
+    logs: LogRouter,
 }
 
 impl ShedGate {
-    /// Sheds appends to `log`.
-    pub fn new(log: Log) -> ShedGate {
-        ShedGate { log }
+    /// Sheds appends to each of `logs` while that log is full.
+    pub fn new(logs: LogRouter) -> ShedGate {
+        ShedGate { logs }
     }
 }
 
 impl Gate for ShedGate {
     fn check<B>(&self, req: &mut Request<B>) -> Result<(), tonic::Status> {
-        if req.uri().path() == APPEND_PATH && self.log.refuse_early() {
+        if req.uri().path() != APPEND_PATH {
+            return Ok(());
+        }
+        // A call naming no log of this server is answered by the router.
+        if let Ok(service) = self.logs.pick(req.headers())
+            && service.log().refuse_early()
+        {
             return Err(crate::status::shed());
         }
         Ok(())

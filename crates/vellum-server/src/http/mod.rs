@@ -5,6 +5,8 @@
 //! GET /tile/<L>/<N>[.p/<W>]          Merkle tree tiles (height 8)
 //! GET /tile/entries/<N>[.p/<W>]      entry bundles (uint16 big-endian length + bytes)
 //! GET /metrics                       Prometheus metrics (vellum serve; see crate::metrics)
+//! GET /logs/<name>/checkpoint        the same for each log of a server holding several
+//! GET /logs/<name>/tile/...          (see [`logs_router`]); the default log is also at the root
 //! ```
 //!
 //! Everything is read from the store as stored (nodes with
@@ -196,16 +198,43 @@ pub async fn serve(
     serve_conns(conns, router(source, config), &limits, shutdown).await
 }
 
-/// The tlog-tiles routes for `source` and the `extra` routes (e.g.
-/// [`crate::metrics::router`]), each request checked by `access` when given
-/// (see [`crate::access`]).
-pub fn router_with_access(
-    source: TileSource,
-    config: HttpConfig,
-    extra: Option<Router>,
-    access: Option<Access>,
-) -> Router {
-    let tiles = router(source, config);
+/// The log a request path is for: `/logs/<name>/...` names it; any other
+/// path is the default log's.
+pub fn log_of_path(path: &str) -> &str {
+    path.strip_prefix("/logs/")
+        .and_then(|rest| rest.split('/').next())
+        .filter(|name| !name.is_empty())
+        .unwrap_or(vellum_proto::DEFAULT_LOG)
+}
+
+/// The tlog-tiles routes of several logs: each under `/logs/<name>/`
+/// (`/logs/<name>/checkpoint`, `/logs/<name>/tile/...`), and the default
+/// log's also at the root, as a single-log server has always served them.
+/// The tile cache's budget ([`HttpConfig::cache_bytes`]) is shared out
+/// evenly, so that a hundred logs do not hold a hundred caches.
+///
+/// `logs` must hold the default log ([`vellum_proto::DEFAULT_LOG`]);
+/// without it nothing is served at the root.
+pub fn logs_router(logs: Vec<(String, TileSource)>, config: &HttpConfig) -> Router {
+    let share = HttpConfig {
+        cache_bytes: config.cache_bytes / logs.len().max(1),
+        ..config.clone()
+    };
+    let mut app = Router::new();
+    for (name, source) in logs {
+        let one = router(source, share.clone());
+        if name == vellum_proto::DEFAULT_LOG {
+            app = app.merge(one.clone());
+        }
+        app = app.nest(&format!("/logs/{name}"), one);
+    }
+    app.fallback(handlers::not_found)
+}
+
+/// `tiles` (e.g. [`logs_router`]) and the `extra` routes (e.g.
+/// [`crate::metrics::router`]), each request checked by `access` when
+/// given (see [`crate::access::http_middleware`]).
+pub fn router_with_access(tiles: Router, extra: Option<Router>, access: Option<Access>) -> Router {
     let r = match extra {
         Some(extra) => extra.merge(tiles),
         None => tiles,
