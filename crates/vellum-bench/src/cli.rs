@@ -50,6 +50,33 @@ pub enum Command {
     /// Offered load at a multiple of the measured capacity: shed rate,
     /// latency of accepted appends, time to a refusal, peak RSS, recovery.
     Overload(OverloadArgs),
+    /// Recorded audit events/s against raw appends of the same bytes, and
+    /// many events logs in one process against one.
+    Events(EventsArgs),
+}
+
+/// `vellum-bench events`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct EventsArgs {
+    /// Measured time of each window.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration)]
+    pub duration: Duration,
+
+    /// Unmeasured time before each window.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration)]
+    pub warmup: Duration,
+
+    /// Concurrent callers (closed loop, one event or entry per call).
+    #[arg(long, value_name = "N", default_value = "100", value_parser = count_usize)]
+    pub callers: usize,
+
+    /// Events logs of the many-logs measurement (at least one caller each).
+    #[arg(long, value_name = "N", default_value = "100", value_parser = count_usize)]
+    pub logs: usize,
+
+    /// Runs of each measurement (alternating).
+    #[arg(long, value_name = "N", default_value = "5", value_parser = count_usize)]
+    pub runs: usize,
 }
 
 /// How appends are sent.

@@ -11,7 +11,9 @@
 //! * `fill`, `restart`, `size`: a large log ([`fill`]), its restart time
 //!   and its bytes on disk ([`reopen`]);
 //! * `overload`: shed rate, latency and peak RSS at 5x the measured
-//!   capacity, and the recovery after ([`overload`]).
+//!   capacity, and the recovery after ([`overload`]);
+//! * `events`: recorded audit events against raw appends of the same
+//!   bytes, and many logs in one process against one ([`events`]).
 //!
 //! The server under test is embedded by default ([`target`]); the machine
 //! and its load are always reported ([`machine`]).
@@ -22,6 +24,7 @@ mod append;
 mod baseline;
 mod cli;
 mod entries;
+mod events;
 mod fill;
 mod machine;
 mod overload;
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Restart(a) => reopen::run_restart(a, &mut out),
         Command::Size(a) => reopen::run_size(a, &mut out),
         Command::Overload(a) => overload::run(a, &mut out, &mut machine),
+        Command::Events(a) => events::run(a, &mut out),
     };
     machine.finish();
     match result {
