@@ -50,6 +50,21 @@ impl Client {
     /// The history `of`, every page, verified (see the module docs). `since`
     /// and `until` bound the events' `event_time` (not for a resource).
     ///
+    /// ```no_run
+    /// # async fn f(client: &vellum_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use vellum_client::HistoryOf;
+    ///
+    /// // Every version of one permission, newest first, each proven
+    /// // against one checkpoint and chained to the one before it.
+    /// let of = HistoryOf::Resource("permission".into(), "doc-7/editors".into());
+    /// let h = client.history(&of, None, None).await?;
+    /// for e in &h.events {
+    ///     let who = &e.recorded.attested().submitter;
+    ///     println!("{} {} {}", e.index, who, e.recorded.event().action());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ClientError::Status`]; [`ClientError::BadCheckpoint`];
