@@ -38,16 +38,10 @@ fn make_log(data: &Path) {
     rt.block_on(async {
         let layout = Layout::new(data);
         let (key, _) = embedded::load_or_create_key(&layout, None, Some(ORIGIN)).unwrap();
-        let (log, _) = embedded::open_log(
-            &layout,
-            key,
-            LogConfig::new(ORIGIN),
-            &StoreOptions::default(),
-            None,
-            None,
-        )
-        .await
-        .unwrap();
+        let (store, _) = embedded::open_stores(&layout, &StoreOptions::default(), &[]).unwrap();
+        let (log, _) = embedded::open_log(&layout, key, LogConfig::new(ORIGIN), store, None, None)
+            .await
+            .unwrap();
         for round in 0..SIZE / 10 {
             let batch = (round * 10..round * 10 + 10).map(entry).collect();
             log.append(batch, Wait::Checkpoint).await.unwrap();

@@ -77,6 +77,11 @@ pub struct EventsArgs {
     /// Runs of each measurement (alternating).
     #[arg(long, value_name = "N", default_value = "5", value_parser = count_usize)]
     pub runs: usize,
+
+    /// The checkpoint interval of every log measured (raw, recorded and the
+    /// many logs alike): see `vellum serve --checkpoint-interval`.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = duration)]
+    pub checkpoint_interval: Duration,
 }
 
 /// How appends are sent.

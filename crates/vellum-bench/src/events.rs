@@ -226,8 +226,13 @@ pub fn run(args: EventsArgs, out: &mut Output) -> anyhow::Result<bool> {
         o.data = tmp.path().join(format!("{what}-{run}"));
         o.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         o.kind = kind;
+        o.tuning.checkpoint_interval = Some(args.checkpoint_interval);
         o.logs = (0..logs)
-            .map(|i| NamedLog::new(&format!("log-{i:03}"), LogKind::Events))
+            .map(|i| {
+                let mut l = NamedLog::new(&format!("log-{i:03}"), LogKind::Events);
+                l.tuning.checkpoint_interval = Some(args.checkpoint_interval);
+                l
+            })
             .collect();
         o
     };
@@ -295,11 +300,16 @@ pub fn run(args: EventsArgs, out: &mut Output) -> anyhow::Result<bool> {
         .sum();
     out.section(
         &format!(
-            "events: {} runs of {:?} (after {:?} warm-up), {} callers, one event per call, wait durable",
-            args.runs, args.duration, args.warmup, args.callers
+            "events: {} runs of {:?} (after {:?} warm-up), {} callers, one event per call, wait \
+             durable, checkpoint interval {:?}",
+            args.runs, args.duration, args.warmup, args.callers, args.checkpoint_interval
         ),
         vec![
-            line("raw appends of the same bytes", pick(|r| r.raw.per_sec), false),
+            line(
+                "raw appends of the same bytes",
+                pick(|r| r.raw.per_sec),
+                false,
+            ),
             line("recorded events", pick(|r| r.recorded.per_sec), false),
             line(
                 &format!("{} events logs in one process, aggregate", args.logs),

@@ -181,6 +181,7 @@ impl LogBuilder {
             state: state_tx.clone(),
             signed_size: rec.signed,
             retry: config.signer_retry,
+            interval: config.checkpoint_interval,
         };
         let pub_task = tokio::spawn(publisher.run());
 

@@ -51,6 +51,9 @@ pub(crate) struct Publisher {
     /// The signer's last signed size, as far as we know.
     pub signed_size: Option<TreeSize>,
     pub retry: std::time::Duration,
+    /// The least time between the starts of two signatures
+    /// ([`crate::LogConfig::checkpoint_interval`]).
+    pub interval: std::time::Duration,
 }
 
 /// The longest pause between attempts to reach the signer.
@@ -85,8 +88,16 @@ impl Publisher {
             if matches!(*self.state.borrow(), LogState::Failed(_)) {
                 return;
             }
+            let started = tokio::time::Instant::now();
             match self.publish(head).await {
-                Ok(()) => backoff = self.retry,
+                Ok(()) => {
+                    backoff = self.retry;
+                    // Rounds committed meanwhile are covered by the next
+                    // signature, which waits out the interval.
+                    if !self.interval.is_zero() {
+                        tokio::time::sleep_until(started + self.interval).await;
+                    }
+                }
                 Err(Failure::Retry(m)) => {
                     tracing::warn!(reason = %m, retry_in = ?backoff, "checkpoint not signed yet");
                     tokio::time::sleep(backoff).await;

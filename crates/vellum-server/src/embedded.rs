@@ -323,9 +323,34 @@ fn random_origin() -> String {
     )
 }
 
-/// Opens the store, the in-process signer and the log of an embedded
-/// deployment; `export` is the tiles export folder, if the log has one,
-/// checked as the log's memory before the log opens.
+/// Opens the store of `layout` (creating its data folder, mode 0700) with
+/// the other logs `names` in the same database (see
+/// [`RocksStore::open_logs`]): the default log's store first, then one per
+/// name.
+///
+/// # Errors
+///
+/// [`DeployError`].
+pub fn open_stores(
+    layout: &Layout,
+    options: &StoreOptions,
+    names: &[String],
+) -> Result<(Arc<RocksStore>, Vec<Arc<RocksStore>>), DeployError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&layout.data)
+        .map_err(|source| DeployError::DataDir {
+            path: layout.data.clone(),
+            source,
+        })?;
+    let (default, named) = RocksStore::open_logs(&layout.store(), options, names)?;
+    Ok((Arc::new(default), named.into_iter().map(Arc::new).collect()))
+}
+
+/// Opens the in-process signer and the log of an embedded deployment on
+/// `store` (see [`open_stores`]); `export` is the tiles export folder, if
+/// the log has one, checked as the log's memory before the log opens.
 ///
 /// # Errors
 ///
@@ -334,7 +359,7 @@ pub async fn open_log(
     layout: &Layout,
     key: SignerKey,
     config: LogConfig,
-    store_options: &StoreOptions,
+    store: Arc<RocksStore>,
     witnessing: Option<Witnessing>,
     export: Option<&Path>,
 ) -> Result<(Log, VerifierKey), DeployError> {
@@ -346,7 +371,7 @@ pub async fn open_log(
         signer,
         vkey.clone(),
         config,
-        store_options,
+        store,
         witnessing,
         export,
     )
@@ -354,7 +379,7 @@ pub async fn open_log(
     Ok((log, vkey))
 }
 
-/// Opens the store and the log with a signer that lives elsewhere.
+/// Opens the log on `store` with a signer that lives elsewhere.
 ///
 /// # Errors
 ///
@@ -364,7 +389,7 @@ pub async fn open_with_signer(
     signer: Arc<dyn Signer>,
     vkey: VerifierKey,
     config: LogConfig,
-    store_options: &StoreOptions,
+    store: Arc<RocksStore>,
     witnessing: Option<Witnessing>,
     export: Option<&Path>,
 ) -> Result<Log, DeployError> {
@@ -381,7 +406,7 @@ pub async fn open_with_signer(
         path: vkey_path,
         source,
     })?;
-    let store: Arc<dyn LogStore> = Arc::new(RocksStore::open(&layout.store(), store_options)?);
+    let store: Arc<dyn LogStore> = store;
     // Before the log opens (and may sign): a publication that remembers a
     // larger or another tree means the data went back in time.
     if let Some(out) = export {
@@ -430,12 +455,29 @@ pub fn fsck(
     vkey: &VerifierKey,
     progress: &mut dyn FnMut(vellum_log::fsck::Progress),
 ) -> Result<vellum_log::fsck::FsckReport, FsckFailure> {
+    fsck_log(layout, None, vkey, progress)
+}
+
+/// As [`fsck`], for the log named `log` in the same database (`None`: the
+/// default log).
+///
+/// # Errors
+///
+/// [`FsckFailure`].
+pub fn fsck_log(
+    layout: &Layout,
+    log: Option<&str>,
+    vkey: &VerifierKey,
+    progress: &mut dyn FnMut(vellum_log::fsck::Progress),
+) -> Result<vellum_log::fsck::FsckReport, FsckFailure> {
     // Each node is read once: a cache would only hold what was read.
     let options = StoreOptions {
         create_if_missing: false,
         node_cache_entries: 0,
         ..StoreOptions::default()
     };
-    let store = RocksStore::open(&layout.store(), &options)?;
+    let names: Vec<String> = log.map(str::to_owned).into_iter().collect();
+    let (default, mut named) = RocksStore::open_logs(&layout.store(), &options, &names)?;
+    let store = named.pop().unwrap_or(default);
     Ok(vellum_log::fsck::fsck(&store, vkey, progress)?)
 }

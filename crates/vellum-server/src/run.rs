@@ -40,6 +40,8 @@ pub struct Tuning {
     pub max_entries_per_call: Option<usize>,
     /// See [`LogConfig::max_entry_size`].
     pub max_entry_size: Option<usize>,
+    /// See [`LogConfig::checkpoint_interval`].
+    pub checkpoint_interval: Option<Duration>,
 }
 
 impl Tuning {
@@ -64,6 +66,9 @@ impl Tuning {
         }
         if let Some(v) = self.max_entry_size {
             c.max_entry_size = v;
+        }
+        if let Some(v) = self.checkpoint_interval {
+            c.checkpoint_interval = v;
         }
     }
 }
@@ -468,22 +473,47 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
             Some((l, bound))
         }
     };
+    let specs: Vec<NamedLog> = std::iter::once(opts.default_log())
+        .chain(opts.logs.iter().cloned())
+        .collect();
+    let named = |name: &str, e: ServeError| {
+        if name == vellum_proto::DEFAULT_LOG {
+            e
+        } else {
+            ServeError::Log {
+                name: name.to_owned(),
+                source: Box::new(e),
+            }
+        }
+    };
+    // Keys and signers first: a bad key or an unreachable signer refuses
+    // the start before any store is created.
+    let mut signing = Vec::with_capacity(specs.len());
+    for spec in &specs {
+        signing.push(
+            sign_with(&opts, spec)
+                .await
+                .map_err(|e| named(&spec.name, e))?,
+        );
+    }
+    // One database for every log: concurrent commits of several logs
+    // share one WAL write and fsync (RocksDB's group commit).
+    let names: Vec<String> = opts.logs.iter().map(|l| l.name.clone()).collect();
+    let (default_store, named_stores) = embedded::open_stores(
+        &opts.layout_of(vellum_proto::DEFAULT_LOG),
+        &opts.store,
+        &names,
+    )?;
+    let stores = std::iter::once(default_store).chain(named_stores);
     let mut opened: Vec<Opened> = Vec::new();
-    for spec in std::iter::once(opts.default_log()).chain(opts.logs.iter().cloned()) {
-        match open_one(&opts, &spec).await {
+    for ((spec, sign), store) in specs.iter().zip(signing).zip(stores) {
+        match open_one(&opts, spec, sign, store).await {
             Ok(o) => opened.push(o),
             Err(e) => {
                 for o in opened {
                     o.log.shutdown().await;
                 }
-                return Err(if spec.name == vellum_proto::DEFAULT_LOG {
-                    e
-                } else {
-                    ServeError::Log {
-                        name: spec.name,
-                        source: Box::new(e),
-                    }
-                });
+                return Err(named(&spec.name, e));
             }
         }
     }
@@ -575,9 +605,60 @@ struct Opened {
     export: Option<ExportOptions>,
 }
 
-/// Opens one log of the deployment: its store, its signer (embedded or
-/// remote), its witnesses, and for an events log its recorder.
-async fn open_one(opts: &ServeOptions, spec: &NamedLog) -> Result<Opened, ServeError> {
+/// How one log signs: its key in this process, or a signer elsewhere.
+enum SignWith {
+    /// The key, and whether this start created it.
+    Local(vellum_note::SignerKey, bool),
+    /// The remote signer and its (checked) key.
+    Remote(Arc<RemoteSigner>, VerifierKey),
+}
+
+/// Loads (or creates) a log's key, or reaches its remote signer and checks
+/// its key against the pinned one and the origin.
+async fn sign_with(opts: &ServeOptions, spec: &NamedLog) -> Result<SignWith, ServeError> {
+    let layout = opts.layout_of(&spec.name);
+    let Some(addr) = &spec.signer else {
+        let (key, new_key) =
+            embedded::load_or_create_key(&layout, spec.key.as_deref(), spec.origin.as_deref())?;
+        return Ok(SignWith::Local(key, new_key));
+    };
+    if spec.key.is_some() {
+        return Err(ServeError::Config(
+            "--key and --signer exclude each other: with a remote signer the key lives \
+             in the signer's process"
+                .into(),
+        ));
+    }
+    let remote = RemoteSigner::new(addr.clone()).map_err(ServeError::Config)?;
+    let reported = remote.vkey().await.map_err(ServeError::Config)?;
+    let vkey = match &spec.vkey {
+        Some(pinned) if *pinned != reported => {
+            return Err(ServeError::Config(format!(
+                "the signer at {addr} has key {reported}, not the pinned --vkey {pinned}"
+            )));
+        }
+        Some(pinned) => pinned.clone(),
+        None => reported,
+    };
+    if let Some(o) = &spec.origin
+        && o != vkey.name()
+    {
+        return Err(ServeError::Config(format!(
+            "the signer's key is for origin {:?}, not {o:?}",
+            vkey.name()
+        )));
+    }
+    Ok(SignWith::Remote(Arc::new(remote), vkey))
+}
+
+/// Opens one log of the deployment on its store: its signer, its
+/// witnesses, and for an events log its recorder.
+async fn open_one(
+    opts: &ServeOptions,
+    spec: &NamedLog,
+    sign: SignWith,
+    store: Arc<vellum_store_rocksdb::RocksStore>,
+) -> Result<Opened, ServeError> {
     let layout = opts.layout_of(&spec.name);
     let export_folder = spec.export.as_ref().map(|e| e.out.as_path());
     let witnessing = match &spec.witness_policy {
@@ -587,52 +668,23 @@ async fn open_one(opts: &ServeOptions, spec: &NamedLog) -> Result<Opened, ServeE
                 .map_err(ServeError::Config)?,
         ),
     };
-    let (log, vkey, new_key) = match &spec.signer {
-        None => {
-            let (key, new_key) =
-                embedded::load_or_create_key(&layout, spec.key.as_deref(), spec.origin.as_deref())?;
+    let (log, vkey, new_key) = match sign {
+        SignWith::Local(key, new_key) => {
             let mut config = LogConfig::new(key.name());
             spec.tuning.apply(&mut config);
             let (log, vkey) =
-                embedded::open_log(&layout, key, config, &opts.store, witnessing, export_folder)
-                    .await?;
+                embedded::open_log(&layout, key, config, store, witnessing, export_folder).await?;
             (log, vkey, new_key)
         }
-        Some(addr) => {
-            if spec.key.is_some() {
-                return Err(ServeError::Config(
-                    "--key and --signer exclude each other: with a remote signer the key lives \
-                     in the signer's process"
-                        .into(),
-                ));
-            }
-            let remote = RemoteSigner::new(addr.clone()).map_err(ServeError::Config)?;
-            let reported = remote.vkey().await.map_err(ServeError::Config)?;
-            let vkey = match &spec.vkey {
-                Some(pinned) if *pinned != reported => {
-                    return Err(ServeError::Config(format!(
-                        "the signer at {addr} has key {reported}, not the pinned --vkey {pinned}"
-                    )));
-                }
-                Some(pinned) => pinned.clone(),
-                None => reported,
-            };
-            if let Some(o) = &spec.origin
-                && o != vkey.name()
-            {
-                return Err(ServeError::Config(format!(
-                    "the signer's key is for origin {:?}, not {o:?}",
-                    vkey.name()
-                )));
-            }
+        SignWith::Remote(remote, vkey) => {
             let mut config = LogConfig::new(vkey.name());
             spec.tuning.apply(&mut config);
             let log = embedded::open_with_signer(
                 &layout,
-                Arc::new(remote),
+                remote,
                 vkey.clone(),
                 config,
-                &opts.store,
+                store,
                 witnessing,
                 export_folder,
             )

@@ -114,6 +114,9 @@ async fn each_log_has_its_own_tree_key_answers_and_tiles() {
     assert_ne!(a.vkey, b.vkey);
     assert_ne!(a.vkey, server.vkey());
     assert!(dir.path().join("data/logs/tenant-a/log.vkey").is_file());
+    // One database for all: a's records are column families of the
+    // default log's store (one WAL, one fsync for concurrent commits).
+    assert!(!dir.path().join("data/logs/tenant-a/log").exists());
     assert!(!dir.path().join("data/logs/tenant-a.signer").exists());
     assert!(dir.path().join("data.signers/tenant-a").is_dir());
 

@@ -30,6 +30,32 @@ pub(crate) const ALL_CFS: [&str; 6] = [
     CF_META,
 ];
 
+/// The column families of one log, `default` excluded. The default log of a
+/// database has these names; each other log in the same database (a
+/// namespace, see [`RocksStore::open_logs`](crate::RocksStore::open_logs))
+/// has them with `@<name>` appended: `entries@tenant-a`.
+pub(crate) const LOG_CFS: [&str; 5] = [CF_ENTRIES, CF_NODES, CF_DEDUP, CF_CHECKPOINTS, CF_META];
+
+/// Separates a column family's kind from its log's name.
+pub(crate) const NAMESPACE_SEP: char = '@';
+
+/// The log a column family of another log belongs to: `entries@a` is
+/// `Some(("entries", "a"))`; the default log's (and anything else) `None`.
+pub(crate) fn namespaced(cf: &str) -> Option<(&str, &str)> {
+    let (kind, name) = cf.split_once(NAMESPACE_SEP)?;
+    (LOG_CFS.contains(&kind) && valid_namespace(name)).then_some((kind, name))
+}
+
+/// A namespace is a log's name: 1 to 64 bytes of `a-z`, `0-9`, `-`, `_`,
+/// starting with a letter or digit (the server's log-name grammar).
+pub(crate) fn valid_namespace(name: &str) -> bool {
+    let ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(ok)
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+}
+
 /// `meta` key: the layout version, 4 bytes BE.
 pub(crate) const META_SCHEMA_VERSION: &[u8] = b"schema_version";
 /// `meta` key: the committed head, 8-byte BE size || 32-byte root.
@@ -100,6 +126,26 @@ pub(crate) fn decode_head(bytes: &[u8]) -> Result<TreeHead, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespaced_names_parse_only_as_written() {
+        assert_eq!(
+            namespaced("entries@tenant-a"),
+            Some(("entries", "tenant-a"))
+        );
+        assert_eq!(namespaced("meta@0"), Some(("meta", "0")));
+        for not in [
+            "entries",
+            "default",
+            "x@a",
+            "entries@",
+            "entries@A",
+            "entries@-a",
+            "nodes@a@b",
+        ] {
+            assert_eq!(namespaced(not), None, "{not}");
+        }
+    }
 
     #[test]
     fn keys_sort_in_index_order() {

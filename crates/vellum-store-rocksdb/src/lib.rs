@@ -5,9 +5,18 @@
 //!
 //! # Layout
 //!
-//! One RocksDB database per log, one column family per kind of record.
-//! Integers in keys are big-endian, so that key order is index order and a
-//! tile or a run of entries is one contiguous key range.
+//! One column family per kind of record. Integers in keys are big-endian,
+//! so that key order is index order and a tile or a run of entries is one
+//! contiguous key range.
+//!
+//! A database holds a default log under the names below, and may hold
+//! other logs, each under the same names with `@<name>` appended
+//! (`entries@tenant-a`), opened together by [`RocksStore::open_logs`].
+//! Each log has its own tree, head, checks and node cache; all share the
+//! database's write-ahead log, so that the synced commits of several logs
+//! at the same moment are one WAL write and one `fdatasync` (RocksDB's
+//! group commit). A named log's memtables are a sixteenth of the default
+//! log's (at least 4 MiB), its node cache a sixteenth.
 //!
 //! | column family | key | value |
 //! |---|---|---|

@@ -3,18 +3,18 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-use rocksdb::{DB, Options, WriteBatch};
+use rocksdb::{Cache, DB, Options, WriteBatch};
 use vellum_merkle::LeafIndex;
 use vellum_merkle::compact::{fold_right, root_nodes};
 use vellum_store::{LogStore, StoreError, TreeHead};
 
 use crate::keys::{
-    ALL_CFS, CF_ENTRIES, CF_META, META_CREATED_BY, META_SCHEMA_VERSION, META_TREE_HEAD,
-    SCHEMA_VERSION, decode_head, encode_head, u64_key,
+    ALL_CFS, CF_ENTRIES, CF_META, LOG_CFS, META_CREATED_BY, META_SCHEMA_VERSION, META_TREE_HEAD,
+    NAMESPACE_SEP, SCHEMA_VERSION, decode_head, encode_head, namespaced, u64_key, valid_namespace,
 };
-use crate::options::{StoreOptions, column_families, db_options};
+use crate::options::{StoreOptions, db_options, log_column_families, namespace_write_buffer};
 use crate::store::{RocksStore, sync_write};
 
 /// Why a store could not be opened. Every variant names the directory; none
@@ -97,12 +97,42 @@ impl RocksStore {
     /// else, a store of another schema version, a store open in another
     /// process, and a store whose head does not match its data.
     ///
+    /// The database may also hold other logs (see
+    /// [`RocksStore::open_logs`]): they are opened, checked and left alone.
+    ///
     /// # Errors
     ///
     /// [`OpenError`], whose message names the directory and the reason.
     pub fn open(dir: &Path, options: &StoreOptions) -> Result<RocksStore, OpenError> {
+        Ok(RocksStore::open_logs(dir, options, &[])?.0)
+    }
+
+    /// Opens the store in `dir` (as [`RocksStore::open`]) with the other
+    /// logs `names` in the same database: each log is a set of column
+    /// families of its own (`entries@<name>`, ...) with its own tree,
+    /// head and checks, and all of them share one write-ahead log, so that
+    /// the synced commits of several logs at the same moment cost one
+    /// `fdatasync` (RocksDB's group commit). A name's column families are
+    /// created if missing (when `options.create_if_missing` allows); logs
+    /// already in the database and not named are opened and checked too
+    /// (RocksDB opens all of a database's column families) but not
+    /// returned. Returns the default log and the named ones, in order.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`]; a name that is not a log name is
+    /// [`OpenError::NotAStore`].
+    pub fn open_logs(
+        dir: &Path,
+        options: &StoreOptions,
+        names: &[String],
+    ) -> Result<(RocksStore, Vec<RocksStore>), OpenError> {
         let d = || dir.to_path_buf();
         let not_a_store = |why: String| OpenError::NotAStore { dir: d(), why };
+        if let Some(bad) = names.iter().find(|n| !valid_namespace(n)) {
+            return Err(not_a_store(format!("{bad:?} is not a log name")));
+        }
+        let mut namespaces: BTreeSet<String> = names.iter().cloned().collect();
         let create = match inspect(dir)? {
             Found::Nothing if options.create_if_missing => true,
             Found::Nothing => {
@@ -110,8 +140,19 @@ impl RocksStore {
                     "it is missing or empty, and creating a store was not allowed".into(),
                 ));
             }
-            Found::Database(cfs) => {
+            Found::Database(all) => {
                 let ours: BTreeSet<String> = ALL_CFS.iter().map(|s| s.to_string()).collect();
+                let mut cfs = BTreeSet::new();
+                for cf in all {
+                    match namespaced(&cf) {
+                        Some((_, name)) => {
+                            namespaces.insert(name.to_owned());
+                        }
+                        None => {
+                            cfs.insert(cf);
+                        }
+                    }
+                }
                 if cfs == ours {
                     false
                 } else if cfs.is_subset(&ours) && options.create_if_missing {
@@ -141,22 +182,62 @@ impl RocksStore {
                 detail: format!("creating the directory: {e}"),
             })?;
         }
-        let db = DB::open_cf_descriptors(&db_options(create), dir, column_families(options))
-            .map_err(|e| classify(dir, e))?;
-        let store = RocksStore {
-            db,
-            dir: d(),
-            writer: Mutex::new(TreeHead::empty()),
-            published: RwLock::new(TreeHead::empty()),
-            checkpoint_lock: Mutex::new(()),
-            node_cache: (options.node_cache_entries > 0)
-                .then(|| crate::store::NodeCache::new(options.node_cache_entries)),
+        let cache = Cache::new_lru_cache(options.block_cache_bytes);
+        let mut descriptors = log_column_families(&cache, "", options.write_buffer_bytes);
+        for name in &namespaces {
+            descriptors.extend(log_column_families(
+                &cache,
+                &format!("{NAMESPACE_SEP}{name}"),
+                namespace_write_buffer(options),
+            ));
+        }
+        // A named log's missing column families are made at open (a log
+        // added to the configuration, or a crash while they were made);
+        // its `initialise` then checks they are empty.
+        let mut db_opts = db_options(create);
+        db_opts.create_missing_column_families(options.create_if_missing);
+        let db = Arc::new(
+            DB::open_cf_descriptors(&db_opts, dir, descriptors).map_err(|e| classify(dir, e))?,
+        );
+        let view = |suffix: String, node_cache_entries: usize| -> Result<RocksStore, OpenError> {
+            let store = RocksStore {
+                db: db.clone(),
+                dir: d(),
+                suffix,
+                writer: Mutex::new(TreeHead::empty()),
+                published: RwLock::new(TreeHead::empty()),
+                checkpoint_lock: Mutex::new(()),
+                node_cache: (node_cache_entries > 0)
+                    .then(|| crate::store::NodeCache::new(node_cache_entries)),
+            };
+            let head = store.load_head()?;
+            *store.writer.lock().unwrap_or_else(|e| e.into_inner()) = head;
+            *store.published.write().unwrap_or_else(|e| e.into_inner()) = head;
+            store.check_head(head)?;
+            Ok(store)
         };
-        let head = store.load_head()?;
-        *store.writer.lock().unwrap_or_else(|e| e.into_inner()) = head;
-        *store.published.write().unwrap_or_else(|e| e.into_inner()) = head;
-        store.check_head(head)?;
-        Ok(store)
+        let default = view(String::new(), options.node_cache_entries)?;
+        let mut named = Vec::with_capacity(names.len());
+        for name in &namespaces {
+            // Every log is checked at open, named or not.
+            let store = view(
+                format!("{NAMESPACE_SEP}{name}"),
+                options.node_cache_entries / 16,
+            )
+            .map_err(|e| in_log(name, e))?;
+            if names.contains(name) {
+                named.push((name.clone(), store));
+            }
+        }
+        let mut ordered = Vec::with_capacity(names.len());
+        for n in names {
+            let i = named
+                .iter()
+                .position(|(m, _)| m == n)
+                .ok_or_else(|| not_a_store(format!("log {n:?} was not opened")))?;
+            ordered.push(named.swap_remove(i).1);
+        }
+        Ok((default, ordered))
     }
 
     /// Reads the schema version and the head, initialising a store that has
@@ -198,7 +279,7 @@ impl RocksStore {
     /// database with no records, which the next open finishes the same way;
     /// anything else without a schema version is not ours to touch.
     fn initialise(&self) -> Result<TreeHead, OpenError> {
-        for name in ALL_CFS {
+        for name in LOG_CFS {
             let cf = self.cf(name).map_err(|e| corrupt(&self.dir, e))?;
             let mut it = self.db.raw_iterator_cf(cf);
             it.seek_to_first();
@@ -275,6 +356,25 @@ impl RocksStore {
                 .map_err(|e| corrupt(&self.dir, e))?;
         }
         Ok(())
+    }
+}
+
+/// `e`, saying which log of the database it is about.
+fn in_log(name: &str, e: OpenError) -> OpenError {
+    match e {
+        OpenError::Corrupt { dir, detail } => OpenError::Corrupt {
+            dir,
+            detail: format!("log {name:?}: {detail}"),
+        },
+        OpenError::Io { dir, detail } => OpenError::Io {
+            dir,
+            detail: format!("log {name:?}: {detail}"),
+        },
+        OpenError::NotAStore { dir, why } => OpenError::NotAStore {
+            dir,
+            why: format!("log {name:?}: {why}"),
+        },
+        other => other,
     }
 }
 

@@ -111,9 +111,28 @@ pub fn db_options(create: bool) -> Options {
 /// `opts.block_cache_bytes`.
 pub fn column_families(opts: &StoreOptions) -> Vec<ColumnFamilyDescriptor> {
     let cache = Cache::new_lru_cache(opts.block_cache_bytes);
+    log_column_families(&cache, "", opts.write_buffer_bytes)
+}
+
+/// The memtable size of each column family of a log other than a
+/// database's default one: many logs share a database, and a memtable (with
+/// the dedup memtable's bloom filter, a tenth of it) is allocated per
+/// column family. Small logs flush small files; that is the price of one
+/// WAL and one fsync for all of them.
+pub(crate) fn namespace_write_buffer(opts: &StoreOptions) -> usize {
+    (opts.write_buffer_bytes / 16).max(4 << 20)
+}
+
+/// One log's column families, named with `suffix` (`""` or `"@<name>"`),
+/// sharing `cache`.
+pub(crate) fn log_column_families(
+    cache: &Cache,
+    suffix: &str,
+    write_buffer_bytes: usize,
+) -> Vec<ColumnFamilyDescriptor> {
     let table = |bloom: bool, block_size: usize| {
         let mut t = BlockBasedOptions::default();
-        t.set_block_cache(&cache);
+        t.set_block_cache(cache);
         t.set_block_size(block_size);
         // Index and filter blocks live in (and are bounded by) the cache;
         // L0's are pinned because every lookup touches them.
@@ -137,10 +156,10 @@ pub fn column_families(opts: &StoreOptions) -> Vec<ColumnFamilyDescriptor> {
             o.set_memtable_whole_key_filtering(true);
             o.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
         }
-        o.set_write_buffer_size(opts.write_buffer_bytes);
+        o.set_write_buffer_size(write_buffer_bytes);
         o.set_compression_type(compression);
         o.set_bottommost_compression_type(compression);
-        ColumnFamilyDescriptor::new(name, o)
+        ColumnFamilyDescriptor::new(format!("{name}{suffix}"), o)
     };
     // Entries are the only data that compresses (SHA-256 output does not).
     // LZ4 on the upper levels, where data is rewritten often; zstd on the
@@ -148,10 +167,13 @@ pub fn column_families(opts: &StoreOptions) -> Vec<ColumnFamilyDescriptor> {
     let mut entries = {
         let mut o = Options::default();
         o.set_block_based_table_factory(&table(false, 16 << 10));
-        o.set_write_buffer_size(opts.write_buffer_bytes);
+        o.set_write_buffer_size(write_buffer_bytes);
         o.set_compression_type(DBCompressionType::Lz4);
         o.set_bottommost_compression_type(DBCompressionType::Zstd);
-        vec![ColumnFamilyDescriptor::new(CF_ENTRIES, o)]
+        vec![ColumnFamilyDescriptor::new(
+            format!("{CF_ENTRIES}{suffix}"),
+            o,
+        )]
     };
     entries.extend([
         // A 256-hash tile is ~10.5 KiB of keys and values: 16 KiB blocks

@@ -2,7 +2,7 @@
 //! the reads.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use bytes::Bytes;
 use rocksdb::{ColumnFamily, DB, ReadOptions, WriteBatch, WriteOptions};
@@ -18,8 +18,13 @@ use crate::keys::{
 /// layout, the commit order and what a crash leaves.
 #[derive(Debug)]
 pub struct RocksStore {
-    pub(crate) db: DB,
+    /// The database, shared by every log it holds (see
+    /// [`RocksStore::open_logs`]).
+    pub(crate) db: Arc<DB>,
     pub(crate) dir: PathBuf,
+    /// `""` for the database's default log, `"@<name>"` for another: the
+    /// suffix of this log's column family names.
+    pub(crate) suffix: String,
     /// The committed head as the writer knows it: the compare-and-swap reads
     /// it, and holding this lock is what makes a commit the only writer.
     /// Loaded from `meta/tree_head` at open; this process is the only
@@ -82,12 +87,23 @@ impl RocksStore {
         &self.dir
     }
 
+    /// This log's column family of kind `name` (e.g. `entries`).
     pub(crate) fn cf(&self, name: &str) -> Result<&ColumnFamily, StoreError> {
         // Open refuses a database without all of them, so this is a bug,
         // not bad data; still an error rather than a panic in a server.
-        self.db
-            .cf_handle(name)
-            .ok_or_else(|| StoreError::Io(format!("column family {name} is not open")))
+        let handle = if self.suffix.is_empty() {
+            self.db.cf_handle(name)
+        } else {
+            self.db.cf_handle(&format!("{name}{}", self.suffix))
+        };
+        handle.ok_or_else(|| {
+            StoreError::Io(format!("column family {name}{} is not open", self.suffix))
+        })
+    }
+
+    /// The log's name within its database: `None` for the default log.
+    pub fn namespace(&self) -> Option<&str> {
+        self.suffix.strip_prefix(crate::keys::NAMESPACE_SEP)
     }
 
     /// The head readers see (a copy; the lock is held for the copy only).
@@ -112,7 +128,7 @@ impl RocksStore {
     ///
     /// [`StoreError::Io`] if RocksDB fails.
     pub fn flush(&self) -> Result<(), StoreError> {
-        let cfs = crate::keys::ALL_CFS
+        let cfs = crate::keys::LOG_CFS
             .iter()
             .map(|n| self.cf(n))
             .collect::<Result<Vec<_>, _>>()?;
@@ -128,7 +144,7 @@ impl RocksStore {
     ///
     /// [`StoreError::Io`] if a column family is missing.
     pub fn compact(&self) -> Result<(), StoreError> {
-        for name in crate::keys::ALL_CFS {
+        for name in crate::keys::LOG_CFS {
             self.db
                 .compact_range_cf(self.cf(name)?, None::<&[u8]>, None::<&[u8]>);
         }

@@ -165,6 +165,11 @@ pub struct Flags {
     #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Pool and queue")]
     max_queue_delay: Option<Duration>,
 
+    /// The least time between two checkpoint signatures [default: 0s: as
+    /// soon as possible]; a few hundred ms on a server with many logs
+    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Pool and queue")]
+    checkpoint_interval: Option<Duration>,
+
     /// Entries in one append call, at most.
     #[arg(long, value_name = "N", help_heading = "Limits")]
     max_entries_per_call: Option<usize>,
@@ -298,6 +303,7 @@ impl Flags {
         set(&mut log.queue.max_entries, self.queue_max_entries);
         set(&mut log.queue.max_bytes, self.queue_max_bytes);
         set(&mut log.queue.max_delay, self.max_queue_delay);
+        set(&mut log.checkpoint.interval, self.checkpoint_interval);
         set(
             &mut log.append.max_entries_per_call,
             self.max_entries_per_call,
@@ -478,6 +484,8 @@ mod tests {
             "--require-witness-quorum",
             "--export-interval",
             "2m",
+            "--checkpoint-interval",
+            "250ms",
         ])
         .overlay(&mut c);
         assert_eq!(c.data, PathBuf::from("d"));
@@ -488,6 +496,7 @@ mod tests {
         assert_eq!(c.auth.tokens, Some(PathBuf::from("t")));
         assert!(c.log.witnesses.require_quorum);
         assert_eq!(c.log.export.interval, Duration::from_secs(120));
+        assert_eq!(c.log.checkpoint.interval, Duration::from_millis(250));
         // What no flag named stays as configured.
         assert_eq!(c.origin, ServeConfig::every_key().origin);
     }

@@ -34,8 +34,8 @@ mod sections;
 mod signer;
 
 pub use sections::{
-    AppendConfig, AuthConfig, ExportConfig, LimitsConfig, ListenConfig, LogSection, NamedLogConfig,
-    PoolConfig, QueueConfig, SignerConfig, TlsConfig, WitnessesConfig,
+    AppendConfig, AuthConfig, CheckpointConfig, ExportConfig, LimitsConfig, ListenConfig,
+    LogSection, NamedLogConfig, PoolConfig, QueueConfig, SignerConfig, TlsConfig, WitnessesConfig,
 };
 
 pub use signer::{SignerServiceConfig, SignerSettings};
@@ -142,6 +142,7 @@ impl Layered for ServeConfig {
                 pool: PoolConfig::default(),
                 queue: QueueConfig::default(),
                 append: AppendConfig::default(),
+                checkpoint: CheckpointConfig::default(),
                 signer: SignerConfig {
                     remote: Some(SignerAddr::Unix(PathBuf::from("signer.sock"))),
                     vkey: Some("@log.vkey".into()),
@@ -239,6 +240,7 @@ impl ServeConfig {
             pool: &log.pool,
             queue: &log.queue,
             append: &log.append,
+            checkpoint: &log.checkpoint,
             signer: &log.signer,
             witnesses: &log.witnesses,
             export: &log.export,
@@ -258,6 +260,7 @@ impl ServeConfig {
                 pool: &l.pool,
                 queue: &l.queue,
                 append: &l.append,
+                checkpoint: &l.checkpoint,
                 signer: &l.signer,
                 witnesses: &l.witnesses,
                 export: &l.export,
@@ -280,6 +283,7 @@ struct LogParts<'a> {
     pool: &'a PoolConfig,
     queue: &'a QueueConfig,
     append: &'a AppendConfig,
+    checkpoint: &'a CheckpointConfig,
     signer: &'a SignerConfig,
     witnesses: &'a WitnessesConfig,
     export: &'a ExportConfig,
@@ -298,6 +302,7 @@ impl LogParts<'_> {
         t.max_queue_delay = Some(self.queue.max_delay);
         t.max_entries_per_call = Some(self.append.max_entries_per_call);
         t.max_entry_size = Some(self.append.max_entry_size);
+        t.checkpoint_interval = Some(self.checkpoint.interval);
         n.signer = self.signer.remote.clone();
         n.vkey = self
             .signer

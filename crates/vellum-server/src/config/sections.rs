@@ -88,6 +88,8 @@ pub struct LogSection {
     pub queue: QueueConfig,
     /// `[log.append]`: the size of one append.
     pub append: AppendConfig,
+    /// `[log.checkpoint]`: how often checkpoints are signed.
+    pub checkpoint: CheckpointConfig,
     /// `[log.signer]`: an independent signer.
     pub signer: SignerConfig,
     /// `[log.witnesses]`: witnesses and quorum.
@@ -119,6 +121,8 @@ pub struct NamedLogConfig {
     pub queue: QueueConfig,
     /// As `[log.append]`.
     pub append: AppendConfig,
+    /// As `[log.checkpoint]`.
+    pub checkpoint: CheckpointConfig,
     /// As `[log.signer]`.
     pub signer: SignerConfig,
     /// As `[log.witnesses]`.
@@ -159,6 +163,23 @@ pub struct AppendConfig {
     pub max_entries_per_call: usize,
     /// Flag `--max-entry-size`.
     pub max_entry_size: usize,
+}
+
+/// `[log.checkpoint]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointConfig {
+    /// Flag `--checkpoint-interval`; `0s`: sign as soon as possible.
+    #[serde(with = "duration::serde_duration")]
+    pub interval: Duration,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        CheckpointConfig {
+            interval: log_defaults().checkpoint_interval,
+        }
+    }
 }
 
 /// `[log.signer]`.
