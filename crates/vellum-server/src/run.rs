@@ -412,7 +412,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
     let conns = net::accept(listener, &opts.limits, grpc_tls, stats.grpc.clone());
     let mut service = grpc::log::LogService::new(log.clone(), opts.limits.clone());
     if opts.kind == LogKind::Events {
-        let recorder = crate::events::Recorder::start(log.clone())
+        let recorder = crate::events::Recorder::start(log.clone(), &layout.events_index())
             .await
             .map_err(|e| ServeError::Config(format!("--log-kind events: {e}")))?;
         service = service.with_recorder(recorder);
