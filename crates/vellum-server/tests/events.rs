@@ -539,6 +539,61 @@ async fn concurrent_writers_to_one_resource_make_one_chain() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_range_lists_every_event_in_it_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = events_log(dir.path()).await;
+    let mut c = server.client().await;
+    // Event times out of index order, one before 1970, two equal.
+    let times = [
+        "2026-12-05T10:03:00Z",
+        "1969-07-20T20:17:40Z",
+        "2026-12-05T10:01:00Z",
+        "2026-12-05T10:03:00Z",
+        "2030-01-01T00:00:00.5Z",
+        "2026-12-05T10:02:00.999Z",
+    ];
+    for (n, t) in times.iter().enumerate() {
+        let mut e = event(&format!("doc-{n}"), "document.create", None);
+        e.event_time = (*t).into();
+        c.record(request(&e, pb::WaitFor::Checkpoint))
+            .await
+            .unwrap();
+    }
+    let range = |since: &str, until: &str| pb::ListEventsRequest {
+        since: since.into(),
+        until: until.into(),
+        page_size: 2,
+        ..Default::default()
+    };
+    for (since, until, want) in [
+        ("2026-12-05T10:01:00Z", "2026-12-05T10:03:00Z", vec![5, 2]),
+        ("2026-12-05T10:03:00Z", "", vec![4, 3, 0]),
+        ("", "2026-12-05T10:01:00Z", vec![1]),
+        ("0000-01-01T00:00:00Z", "", vec![5, 4, 3, 2, 1, 0]),
+        (
+            "2026-12-05T10:02:00.999Z",
+            "2026-12-05T10:02:00.999000001Z",
+            vec![5],
+        ),
+        ("2031-01-01T00:00:00Z", "", vec![]),
+    ] {
+        assert_eq!(
+            list_all(&mut c, range(since, until)).await,
+            want,
+            "[{since}, {until})"
+        );
+    }
+    // A time bound with an actor still filters that actor's events.
+    let req = pb::ListEventsRequest {
+        actor: "alice".into(),
+        since: "2026-12-05T10:02:00Z".into(),
+        ..Default::default()
+    };
+    assert_eq!(list_all(&mut c, req).await, [5, 4, 3, 0]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_raw_log_started_as_an_events_log_is_refused_and_gets_no_index() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::builder(dir.path()).start().await;

@@ -1,6 +1,7 @@
 //! History queries (`Log.ListEvents`): pages of events newest first, each
 //! with its inclusion proof against one checkpoint, from the events index
-//! (a backward scan of a resource's, an actor's or an action's keys).
+//! (a backward scan of a resource's, an actor's or an action's keys, or a
+//! scan of the time index for a time range).
 
 use bytes::Bytes;
 use vellum_event::{Recorded, Timestamp};
@@ -78,12 +79,18 @@ impl Recorder {
     /// # Errors
     ///
     /// [`RecordFailure::Invalid`] for a time bound with a resource (a chain
-    /// is listed whole) or a cursor beyond the log; the log's errors (e.g. no checkpoint yet).
+    /// is listed whole), a time range without a bound, or a cursor beyond
+    /// the log; the log's errors (e.g. no checkpoint yet).
     pub async fn history(&self, q: &Query) -> Result<Page, RecordFailure> {
         let bounded = q.since.is_some() || q.until.is_some();
         if matches!(q.select, Select::Resource { .. }) && bounded {
             return Err(RecordFailure::Invalid(
                 "since and until do not apply to a resource: its chain is listed whole".into(),
+            ));
+        }
+        if q.select == Select::Time && !bounded {
+            return Err(RecordFailure::Invalid(
+                "a time range needs since, until or both".into(),
             ));
         }
         let (size, checkpoint, before) = match q.cursor {

@@ -14,6 +14,8 @@
 //! is not the log's) is rebuilt from the entries: an index never loses an
 //! event, the entries are the truth.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -25,7 +27,9 @@ use vellum_event::{Prev, Recorded, Timestamp};
 use vellum_merkle::LeafIndex;
 use vellum_store::LogStore;
 
-use super::keys::{self, FORMAT_VERSION, Pair, VERSION_KEY, WATERMARK_KEY, Watermark, time_bytes};
+use super::keys::{
+    self, FORMAT_VERSION, Pair, TIME, VERSION_KEY, WATERMARK_KEY, Watermark, time_bytes,
+};
 
 /// Entries read (and, when catching up, keys written) per step: bounds the
 /// memory a rebuild needs.
@@ -318,6 +322,44 @@ impl IndexDb {
             it.prev();
         }
         it.status().map_err(|e| self.err(e))?;
+        Ok(out)
+    }
+
+    /// Up to `limit` of the largest indices below `below` among the events
+    /// whose event_time is in [`since`, `until`), newest first: one scan
+    /// of the time range, keeping the best `limit`.
+    pub(crate) fn scan_time(
+        &self,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        below: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, IndexError> {
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_lower_bound(since.map(keys::time_prefix).unwrap_or_else(|| vec![TIME]));
+        ro.set_iterate_upper_bound(
+            until
+                .map(keys::time_prefix)
+                .unwrap_or_else(|| vec![TIME + 1]),
+        );
+        let mut it = self.db.raw_iterator_opt(ro);
+        it.seek_to_first();
+        let mut best: BinaryHeap<Reverse<u64>> = BinaryHeap::with_capacity(limit + 1);
+        while let Some(k) = it.key() {
+            if k.len() == 1 + 12 + 8
+                && let Some(i) = keys::index_at_end(k)
+                && i < below
+            {
+                best.push(Reverse(i));
+                if best.len() > limit {
+                    best.pop();
+                }
+            }
+            it.next();
+        }
+        it.status().map_err(|e| self.err(e))?;
+        let mut out: Vec<u64> = best.into_iter().map(|Reverse(i)| i).collect();
+        out.sort_unstable_by(|a, b| b.cmp(a));
         Ok(out)
     }
 

@@ -103,6 +103,9 @@ pub enum Select {
     Actor(String),
     /// Every event with this action.
     Action(String),
+    /// Every event whose `event_time` is within the query's `since` and
+    /// `until` (at least one of them given).
+    Time,
 }
 
 impl Select {
@@ -114,6 +117,7 @@ impl Select {
             Select::Resource { kind, id } => e.resource().kind == *kind && e.resource().id == *id,
             Select::Actor(a) => e.actor().id == *a,
             Select::Action(a) => e.action() == a,
+            Select::Time => true,
         }
     }
 }
@@ -259,13 +263,17 @@ impl Recorder {
     ) -> Result<Vec<u64>, RecordFailure> {
         let shared = self.shared.clone();
         let prefix = match select {
-            Select::Resource { kind, id } => keys::resource_prefix(kind, id),
-            Select::Actor(a) => keys::actor_prefix(a),
-            Select::Action(a) => keys::action_prefix(a),
+            Select::Resource { kind, id } => Some(keys::resource_prefix(kind, id)),
+            Select::Actor(a) => Some(keys::actor_prefix(a)),
+            Select::Action(a) => Some(keys::action_prefix(a)),
+            Select::Time => None,
         };
-        blocking(move || shared.index.scan_back(&prefix, below, since, until, limit))
-            .await
-            .map_err(RecordFailure::Stopped)
+        blocking(move || match prefix {
+            Some(p) => shared.index.scan_back(&p, below, since, until, limit),
+            None => shared.index.scan_time(since, until, below, limit),
+        })
+        .await
+        .map_err(RecordFailure::Stopped)
     }
 
     /// Records `event` for `submitter`; the answer comes once the event is
