@@ -138,6 +138,28 @@ async fn history_lists_and_verifies() {
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out).lines().count(), 2);
+
+    // A time range alone: every event in it, whatever its resource, actor
+    // or action, newest first.
+    let out = history(args(
+        &server.url,
+        &vkey,
+        &["--since", "2026-12-05T10:03:00Z", "--json"],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let indices: Vec<u64> = stdout(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["index"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(indices, [5, 4, 3]);
+    // Nothing to select by is a usage error.
+    let out = history(args(&server.url, &vkey, &[])).await;
+    assert_fails(&out, 2, &["--since and/or --until"]);
     server.stop().await;
 }
 

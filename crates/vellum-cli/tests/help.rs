@@ -14,6 +14,8 @@ fn every_help_mentions_the_exit_statuses() {
         &["config", "--help"],
         &["config", "check", "--help"],
         &["config", "print", "--help"],
+        &["fsck", "--help"],
+        &["reindex", "--help"],
     ] {
         let out = vellum(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");

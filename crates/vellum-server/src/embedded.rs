@@ -5,6 +5,10 @@
 //! <data>/log/         RocksDB: entries, nodes, dedup, checkpoints
 //! <data>/log.key      the private key, mode 0600 (unless --key names another)
 //! <data>/log.vkey     the public verifier key, for clients
+//! <data>/events-index/  RocksDB: an events log's indexes (by resource,
+//!                     actor, action and time; heads; retries), derived
+//!                     from the entries: rebuilt when lost (`vellum
+//!                     reindex`), checked by `vellum fsck` (docs/EVENTS.md)
 //! <data>.signer/      the signer's journal (its memory of what it signed),
 //!                     mode 0700 (unless --signer-state names another folder)
 //! ```
@@ -129,6 +133,24 @@ impl Layout {
     /// The RocksDB folder.
     pub fn store(&self) -> PathBuf {
         self.data.join("log")
+    }
+    /// The events index of an events log: derived data, rebuilt from the
+    /// entries when lost or stale (docs/EVENTS.md, "The index").
+    pub fn events_index(&self) -> PathBuf {
+        self.data.join("events-index")
+    }
+    /// The folders of the log named `name` of this deployment (`[[logs]]`):
+    /// its key, vkey and events index in `<data>/logs/<name>/`, its
+    /// embedded signer's journal in `<data>.signers/<name>/` (outside the
+    /// data folder, as the default log's is). Its records are in this
+    /// layout's store, as column families of their own.
+    pub fn named(&self, name: &str) -> Layout {
+        let mut signers = self.data.clone().into_os_string();
+        signers.push(".signers");
+        Layout {
+            data: self.data.join("logs").join(name),
+            signer_state: Some(PathBuf::from(signers).join(name)),
+        }
     }
     /// The signer journal folder: `--signer-state`, else `<data>.signer`
     /// beside the data folder (`vellum-data` -> `vellum-data.signer`).

@@ -29,6 +29,7 @@ pub mod grpc;
 pub mod http;
 pub mod limits;
 pub mod local_signer;
+pub mod logs;
 pub mod memory;
 pub mod metrics;
 pub mod net;

@@ -387,3 +387,230 @@ async fn history_pages_keep_their_checkpoint_while_the_log_grows() {
     }
     server.stop().await;
 }
+
+/// Every entry of the log, from the server itself.
+async fn stored(server: &TestServer) -> Vec<bytes::Bytes> {
+    let size = server.running.log.committed().size.get();
+    server
+        .running
+        .log
+        .entries(LeafIndex::new(0).unwrap(), size)
+        .await
+        .unwrap()
+}
+
+/// The indices of the entries on resource `id`, newest first.
+fn on_resource(stored: &[bytes::Bytes], id: &str) -> Vec<u64> {
+    let mut out: Vec<u64> = (0..stored.len() as u64)
+        .filter(|&i| {
+            Recorded::parse(&stored[i as usize])
+                .unwrap()
+                .event()
+                .resource()
+                .id
+                == id
+        })
+        .collect();
+    out.reverse();
+    out
+}
+
+/// Every page of a `ListEvents` query: the indices listed, newest first.
+async fn list_all(c: &mut Client, mut req: pb::ListEventsRequest) -> Vec<u64> {
+    let mut out = Vec::new();
+    loop {
+        let page = c.list_events(req.clone()).await.unwrap().into_inner();
+        out.extend(page.events.iter().map(|e| e.index));
+        if page.next_cursor.is_empty() {
+            return out;
+        }
+        req.cursor = page.next_cursor;
+    }
+}
+
+fn resource_query(id: &str) -> pb::ListEventsRequest {
+    pb::ListEventsRequest {
+        resource_kind: "document".into(),
+        resource_id: id.into(),
+        page_size: 7,
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chain_goes_on_across_restarts_and_a_lost_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected_len = 0;
+    // Three lives of the server: the second starts on the index the first
+    // wrote, the third on none (the folder deleted: rebuilt from the
+    // entries). Each records on `doc-r` between events on other resources.
+    for life in 0..3 {
+        if life == 2 {
+            std::fs::remove_dir_all(dir.path().join("data/events-index")).unwrap();
+        }
+        let server = events_log(dir.path()).await;
+        let mut c = server.client().await;
+        for i in 0..4 {
+            record(&mut c, &event("doc-r", "document.update", None)).await;
+            record(
+                &mut c,
+                &event(&format!("other-{life}-{i}"), "document.create", None),
+            )
+            .await;
+            expected_len += 1;
+        }
+        let last = c
+            .record(request(
+                &event("doc-r", "document.update", None),
+                pb::WaitFor::Checkpoint,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        expected_len += 1;
+        let stored = stored(&server).await;
+        let mine = on_resource(&stored, "doc-r");
+        assert_eq!(mine.len(), expected_len);
+        assert_eq!(mine[0], last.index, "the last event is the head");
+        // Every prev names the previous event on the resource, by index
+        // and leaf hash, down to the first, which has none.
+        assert_eq!(chain(&stored, last.index), mine, "life {life}");
+        // The history from the index lists the same chain.
+        assert_eq!(list_all(&mut c, resource_query("doc-r")).await, mine);
+        server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_to_one_resource_make_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = events_log(dir.path()).await;
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let mut c = server.client().await;
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for i in 0..25 {
+                let id = format!("w{w}-{i}");
+                let r = record(&mut c, &event("hot", "document.update", Some(&id))).await;
+                assert!(!r.duplicate);
+                got.push(r.index);
+            }
+            got
+        }));
+    }
+    let mut answered = Vec::new();
+    for t in tasks {
+        answered.extend(t.await.unwrap());
+    }
+    answered.sort_unstable();
+    answered.dedup();
+    assert_eq!(answered.len(), 200, "200 distinct indices answered");
+    let stored = stored(&server).await;
+    assert_eq!(stored.len(), 200);
+    // From the head down: all 200, each prev the one before (no gap), and
+    // no two events naming the same prev (no fork).
+    let head = *answered.last().unwrap();
+    let walked = chain(&stored, head);
+    assert_eq!(walked.len(), 200);
+    let mut prevs: Vec<u64> = stored
+        .iter()
+        .filter_map(|b| Recorded::parse(b).unwrap().attested().prev.map(|p| p.index))
+        .collect();
+    prevs.sort_unstable();
+    prevs.dedup();
+    assert_eq!(
+        prevs.len(),
+        199,
+        "every event but the first names a distinct prev"
+    );
+    // The index agrees: the resource's history is that chain.
+    let mut c = server.client().await;
+    // One more, waited for with a checkpoint, so that the history's
+    // checkpoint covers all 200.
+    c.record(request(
+        &event("elsewhere", "document.create", None),
+        pb::WaitFor::Checkpoint,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(list_all(&mut c, resource_query("hot")).await, walked);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_range_lists_every_event_in_it_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = events_log(dir.path()).await;
+    let mut c = server.client().await;
+    // Event times out of index order, one before 1970, two equal.
+    let times = [
+        "2026-12-05T10:03:00Z",
+        "1969-07-20T20:17:40Z",
+        "2026-12-05T10:01:00Z",
+        "2026-12-05T10:03:00Z",
+        "2030-01-01T00:00:00.5Z",
+        "2026-12-05T10:02:00.999Z",
+    ];
+    for (n, t) in times.iter().enumerate() {
+        let mut e = event(&format!("doc-{n}"), "document.create", None);
+        e.event_time = (*t).into();
+        c.record(request(&e, pb::WaitFor::Checkpoint))
+            .await
+            .unwrap();
+    }
+    let range = |since: &str, until: &str| pb::ListEventsRequest {
+        since: since.into(),
+        until: until.into(),
+        page_size: 2,
+        ..Default::default()
+    };
+    for (since, until, want) in [
+        ("2026-12-05T10:01:00Z", "2026-12-05T10:03:00Z", vec![5, 2]),
+        ("2026-12-05T10:03:00Z", "", vec![4, 3, 0]),
+        ("", "2026-12-05T10:01:00Z", vec![1]),
+        ("0000-01-01T00:00:00Z", "", vec![5, 4, 3, 2, 1, 0]),
+        (
+            "2026-12-05T10:02:00.999Z",
+            "2026-12-05T10:02:00.999000001Z",
+            vec![5],
+        ),
+        ("2031-01-01T00:00:00Z", "", vec![]),
+    ] {
+        assert_eq!(
+            list_all(&mut c, range(since, until)).await,
+            want,
+            "[{since}, {until})"
+        );
+    }
+    // A time bound with an actor still filters that actor's events.
+    let req = pb::ListEventsRequest {
+        actor: "alice".into(),
+        since: "2026-12-05T10:02:00Z".into(),
+        ..Default::default()
+    };
+    assert_eq!(list_all(&mut c, req).await, [5, 4, 3, 0]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raw_log_started_as_an_events_log_is_refused_and_gets_no_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::builder(dir.path()).start().await;
+    let mut c = server.client().await;
+    c.append(append(entries("raw", 2), pb::WaitFor::Durable))
+        .await
+        .unwrap();
+    server.stop().await;
+    let e = TestServer::builder(dir.path())
+        .with(|o| o.kind = LogKind::Events)
+        .try_start()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("entry 0 is not a recorded audit event") && e.contains("not an events log"),
+        "{e}"
+    );
+    assert!(!dir.path().join("data/events-index").exists());
+}

@@ -1,8 +1,10 @@
 //! `vellum fsck`: re-verify a stopped log's data folder offline, from the
-//! entries up to every stored checkpoint.
+//! entries up to every stored checkpoint, and an events log's index
+//! against its entries.
 //!
 //! Wiring only: `vellum_log::fsck` does the work and documents what is
-//! checked; `vellum_server::embedded::fsck` opens the folder.
+//! checked; `vellum_server::embedded::fsck` opens the folder;
+//! `vellum_server::events::check_index` compares the events index.
 
 use std::path::PathBuf;
 
@@ -11,6 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vellum_log::fsck::{Phase, Progress};
 use vellum_note::VerifierKey;
 use vellum_server::embedded::{self, Layout};
+use vellum_server::events::{self, IndexCheckFailure};
 
 use crate::exit::{CmdResult, Failure};
 use crate::input;
@@ -20,14 +23,16 @@ const FSCK_EXIT_HELP: &str = "\
 Exit status:
   0  every record verified: `ok` on stdout, the counts on stderr
   1  the data is corrupt: stderr names the first bad entry, node, dedup record,
-     tree head or checkpoint
+     tree head or checkpoint, or the events index does not match the entries
+     (the first missing, extra or different key: which index, which event)
   2  the check could not run: no store in the folder, the log is running (stop
      it first), unreadable vkey, or an I/O error";
 
 /// Arguments of `vellum fsck`.
 #[derive(Debug, clap::Args)]
 #[command(
-    about = "Re-verify a stopped log's data folder: every entry, node and checkpoint",
+    about = "Re-verify a stopped log's data folder: every entry, node and checkpoint, and \
+        the events index",
     long_about = "Re-verify the store in a data folder (the log must be stopped) without \
         changing anything.\n\n\
         Every entry is hashed again and compared with its stored leaf hash; every \
@@ -35,6 +40,11 @@ Exit status:
         hash must find its own index in the dedup index; the root folded from the \
         checked nodes must be the stored tree head's; and every stored checkpoint must \
         verify with the log's key and sign the root the stored tree has at its size.\n\n\
+        When the folder holds an events index (events-index/), it is compared key by \
+        key with the index the entries make, up to the entries it says it has taken \
+        in: a missing, extra or different key is named. An index behind the log is \
+        not corruption (the next start or `vellum reindex` catches up); one that does \
+        not match is rebuilt with `vellum reindex`.\n\n\
         Start-up checks only the right edge of the tree (enough to sign nothing on a \
         wrong tree); run fsck after a disk fault, a restore, or when clients report \
         proofs that do not verify.",
@@ -45,7 +55,13 @@ pub struct Args {
     #[arg(long, value_name = "DIR", default_value = "vellum-data")]
     data: PathBuf,
 
-    /// The log's public key, inline or as @FILE (default: <data>/log.vkey).
+    /// Check the log NAME of the folder (`[[logs]]` of `vellum serve`)
+    /// instead of its default log.
+    #[arg(long, value_name = "NAME")]
+    log: Option<String>,
+
+    /// The log's public key, inline or as @FILE (default: <data>/log.vkey,
+    /// or <data>/logs/NAME/log.vkey with --log).
     #[arg(long, value_name = "VKEY", value_parser = input::vkey)]
     vkey: Option<VerifierKey>,
 
@@ -65,22 +81,20 @@ pub fn run(args: Args) -> CmdResult {
         )
         .into());
     }
+    let own = match &args.log {
+        None => layout.clone(),
+        Some(name) => {
+            vellum_proto::check_log_name(name).map_err(|e| anyhow!("--log: {e}"))?;
+            layout.named(name)
+        }
+    };
+    let log = args.log.as_deref();
     let vkey = match args.vkey {
         Some(k) => k,
-        None => input::vkey(&format!("@{}", layout.vkey().display()))
+        None => input::vkey(&format!("@{}", own.vkey().display()))
             .map_err(|e| anyhow!("the log's vkey (give it with --vkey): {e}"))?,
     };
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} {msg} ({eta} left)",
-        ) {
-            bar.set_style(style);
-        }
-        bar
-    };
+    let bar = progress_bar(args.quiet);
     let mut on_progress = |p: Progress| {
         bar.set_length(p.total);
         bar.set_position(p.done);
@@ -91,12 +105,28 @@ pub fn run(args: Args) -> CmdResult {
             Phase::Checkpoints => "checkpoint sizes",
         });
     };
-    let result = embedded::fsck(&layout, &vkey, &mut on_progress);
+    let result = embedded::fsck_log(&layout, log, &vkey, &mut on_progress);
     bar.finish_and_clear();
     let report = match result {
         Ok(r) => r,
         Err(e) if e.is_corruption() => return Err(Failure::rejected(e)),
         Err(e) => return Err(e.into()),
+    };
+    let index = if own.events_index().exists() {
+        let bar = progress_bar(args.quiet);
+        bar.set_message("entries for the events index");
+        let checked = events::check_index(&layout, log, &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        });
+        bar.finish_and_clear();
+        match checked {
+            Ok(c) => Some(c),
+            Err(e @ IndexCheckFailure::Mismatch(_)) => return Err(Failure::rejected(e)),
+            Err(IndexCheckFailure::Trouble(e)) => return Err(e.into()),
+        }
+    } else {
+        None
     };
     println!("ok");
     if !args.quiet {
@@ -110,6 +140,36 @@ pub fn run(args: Args) -> CmdResult {
             report.head.size,
             report.head.root
         );
+        if let Some(c) = index {
+            eprintln!(
+                "fsck: events index: {} keys for {} entries match the entries",
+                c.keys, c.entries
+            );
+        }
+    }
+    // Not corruption, but worth knowing even when quiet.
+    if let Some(c) = index
+        && c.behind > 0
+    {
+        eprintln!(
+            "fsck: events index behind by {} entries; the next start or `vellum reindex` \
+             catches up",
+            c.behind
+        );
     }
     Ok(())
+}
+
+/// A progress bar on stderr (drawn only on a terminal), or none.
+fn progress_bar(quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} {msg} ({eta} left)",
+    ) {
+        bar.set_style(style);
+    }
+    bar
 }

@@ -1,6 +1,6 @@
 //! `vellum history`: every version of a resource, everything an actor
-//! did, or every event with an action, verified; as a table or as JSON
-//! lines.
+//! did, every event with an action, or every event in a time range,
+//! verified; as a table or as JSON lines.
 
 use std::io::Write;
 
@@ -23,10 +23,11 @@ Exit status:
 /// Arguments of `vellum history`.
 #[derive(Debug, clap::Args)]
 #[command(
-    about = "List and verify the history of a resource, an actor or an action",
+    about = "List and verify the history of a resource, an actor, an action or a time range",
     long_about = "List the events of an events log for one resource (every version, \
-        following its chain), one actor, or one action, newest first, and verify the \
-        answer: one checkpoint the trust accepts (--vkey or --policy), every event's \
+        following its chain), one actor, one action, or, with only --since and/or \
+        --until, every event whose event time is in that range, newest first, and \
+        verify the answer: one checkpoint the trust accepts (--vkey or --policy), every event's \
         inclusion proof against it, every event one that was asked for, and for a \
         resource an unbroken chain of prev links down to its first version, so that \
         a left-out version is caught.\n\n\
@@ -35,7 +36,7 @@ Exit status:
         {\"index\": N, \"leaf_hash\": \"<hex>\", \"event\": <the stored event>}.",
     after_help = HISTORY_EXIT_HELP,
 )]
-#[command(group(clap::ArgGroup::new("of").required(true).args(["resource", "actor", "action"])))]
+#[command(group(clap::ArgGroup::new("of").args(["resource", "actor", "action"])))]
 pub struct Args {
     #[command(flatten)]
     remote: RemoteArgs,
@@ -75,7 +76,14 @@ pub fn run(args: Args) -> CmdResult {
         (Some((k, i)), None, None) => HistoryOf::Resource(k, i),
         (None, Some(a), None) => HistoryOf::Actor(a),
         (None, None, Some(a)) => HistoryOf::Action(a),
-        _ => return Err(anyhow!("give one of --resource, --actor, --action").into()),
+        (None, None, None) if args.since.is_some() || args.until.is_some() => HistoryOf::Time,
+        _ => {
+            return Err(anyhow!(
+                "give one of --resource, --actor, --action, or only --since and/or --until for \
+                 every event in a time range"
+            )
+            .into());
+        }
     };
     if matches!(of, HistoryOf::Resource(..)) && (args.since.is_some() || args.until.is_some()) {
         return Err(anyhow!(

@@ -21,6 +21,7 @@ pub mod keygen;
 pub mod prove;
 pub mod record;
 pub mod recover;
+pub mod reindex;
 pub mod serve;
 pub mod signer;
 pub mod token;

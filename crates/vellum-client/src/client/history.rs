@@ -23,6 +23,9 @@ pub enum HistoryOf {
     Actor(String),
     /// Every event with an action.
     Action(String),
+    /// Every event whose `event_time` is within the query's `since` and
+    /// `until` (at least one of them).
+    Time,
 }
 
 /// One event of a verified history.
@@ -48,7 +51,8 @@ pub struct History {
 
 impl Client {
     /// The history `of`, every page, verified (see the module docs). `since`
-    /// and `until` bound the events' `event_time` (not for a resource).
+    /// and `until` bound the events' `event_time` (not for a resource; at
+    /// least one of them for [`HistoryOf::Time`]).
     ///
     /// ```no_run
     /// # async fn f(client: &vellum_client::Client) -> Result<(), Box<dyn std::error::Error>> {
@@ -67,6 +71,7 @@ impl Client {
     ///
     /// # Errors
     ///
+    /// [`ClientError::InvalidArgument`] for a time range without a bound;
     /// [`ClientError::Status`]; [`ClientError::BadCheckpoint`];
     /// [`ClientError::BadProof`] or [`ClientError::BadResponse`] naming the
     /// first event that fails: a proof that does not verify, an event that
@@ -77,6 +82,11 @@ impl Client {
         since: Option<Timestamp>,
         until: Option<Timestamp>,
     ) -> Result<History, ClientError> {
+        if *of == HistoryOf::Time && since.is_none() && until.is_none() {
+            return Err(ClientError::InvalidArgument(
+                "a time range needs since, until or both".into(),
+            ));
+        }
         let mut cursor = String::new();
         let mut checkpoint: Option<(Bytes, TrustedCheckpoint)> = None;
         let mut events: Vec<HistoryEvent> = Vec::new();
@@ -85,6 +95,7 @@ impl Client {
                 HistoryOf::Resource(k, i) => (k.clone(), i.clone(), String::new(), String::new()),
                 HistoryOf::Actor(a) => (String::new(), String::new(), a.clone(), String::new()),
                 HistoryOf::Action(a) => (String::new(), String::new(), String::new(), a.clone()),
+                HistoryOf::Time => Default::default(),
             };
             let page = self
                 .raw
@@ -177,6 +188,7 @@ fn check_event(
         HistoryOf::Resource(k, i) => ev.resource().kind == *k && ev.resource().id == *i,
         HistoryOf::Actor(a) => ev.actor().id == *a,
         HistoryOf::Action(a) => ev.action() == a,
+        HistoryOf::Time => true,
     };
     let t = ev.event_time();
     if !asked || since.is_some_and(|s| t < s) || until.is_some_and(|u| t >= u) {

@@ -1,6 +1,7 @@
 //! History queries (`Log.ListEvents`): pages of events newest first, each
-//! with its inclusion proof against one checkpoint, from the recorder's
-//! indexes.
+//! with its inclusion proof against one checkpoint, from the events index
+//! (a backward scan of a resource's, an actor's or an action's keys, or a
+//! scan of the time index for a time range).
 
 use bytes::Bytes;
 use vellum_event::{Recorded, Timestamp};
@@ -78,12 +79,18 @@ impl Recorder {
     /// # Errors
     ///
     /// [`RecordFailure::Invalid`] for a time bound with a resource (a chain
-    /// is listed whole) or a cursor beyond the log; the log's errors (e.g.
-    /// no checkpoint yet).
+    /// is listed whole), a time range without a bound, or a cursor beyond
+    /// the log; the log's errors (e.g. no checkpoint yet).
     pub async fn history(&self, q: &Query) -> Result<Page, RecordFailure> {
-        if matches!(q.select, Select::Resource { .. }) && (q.since.is_some() || q.until.is_some()) {
+        let bounded = q.since.is_some() || q.until.is_some();
+        if matches!(q.select, Select::Resource { .. }) && bounded {
             return Err(RecordFailure::Invalid(
                 "since and until do not apply to a resource: its chain is listed whole".into(),
+            ));
+        }
+        if q.select == Select::Time && !bounded {
+            return Err(RecordFailure::Invalid(
+                "a time range needs since, until or both".into(),
             ));
         }
         let (size, checkpoint, before) = match q.cursor {
@@ -91,7 +98,7 @@ impl Recorder {
                 let size = vellum_merkle::TreeSize::new(c.size)
                     .map_err(|e| RecordFailure::Invalid(format!("cursor: {e}")))?;
                 let note = self
-                    .log
+                    .log()
                     .checkpoint(vellum_log::At::Size(size))
                     .map_err(|e| {
                         RecordFailure::Invalid(format!(
@@ -102,20 +109,24 @@ impl Recorder {
                 (c.size, note, c.before)
             }
             None => {
-                let p = self.log.published().ok_or(LogError::NotSignedYet)?;
+                let p = self.log().published().ok_or(LogError::NotSignedYet)?;
                 (p.size.get(), p.note, p.size.get())
             }
         };
         self.covering(size).await?;
-        let indices = self.lookup(&q.select, size).await;
+        let page_size = q.page_size.max(1);
+        // One more than a page: whether there is a next one.
+        let indices = self
+            .lookup(&q.select, q.since, q.until, before.min(size), page_size + 1)
+            .await?;
         let at = vellum_log::At::Size(
             vellum_merkle::TreeSize::new(size)
                 .map_err(|e| RecordFailure::Invalid(e.to_string()))?,
         );
         let mut events = Vec::new();
         let mut next = None;
-        for &i in indices.iter().filter(|&&i| i < before) {
-            if events.len() == q.page_size {
+        for (n, &i) in indices.iter().enumerate() {
+            if n == page_size {
                 next = Some(Cursor {
                     size,
                     before: i + 1,
@@ -124,7 +135,7 @@ impl Recorder {
             }
             let index = LeafIndex::new(i).map_err(|e| RecordFailure::Invalid(e.to_string()))?;
             let entry = self
-                .log
+                .log()
                 .entries(index, 1)
                 .await?
                 .pop()
@@ -132,11 +143,15 @@ impl Recorder {
             let recorded = Recorded::parse(&entry).map_err(|e| {
                 RecordFailure::Stopped(format!("entry {i} is not a recorded event: {e}"))
             })?;
-            let t = recorded.event().event_time();
-            if q.since.is_some_and(|s| t < s) || q.until.is_some_and(|u| t >= u) {
-                continue;
+            // The index is derived data: an answer is checked against the
+            // entry it names before it goes out.
+            if !q.select.names(&recorded) || !within(recorded.event().event_time(), q) {
+                return Err(RecordFailure::Stopped(format!(
+                    "the events index names entry {i}, which is not an event of this query \
+                     (run `vellum fsck`; `vellum reindex` rebuilds the index)"
+                )));
             }
-            let proof = self.log.inclusion_proof(index, at)?;
+            let proof = self.log().inclusion_proof(index, at)?;
             events.push((i, entry, proof.proof));
         }
         Ok(Page {
@@ -145,4 +160,9 @@ impl Recorder {
             next,
         })
     }
+}
+
+/// Whether `t` is within the query's time bounds.
+fn within(t: Timestamp, q: &Query) -> bool {
+    q.since.is_none_or(|s| t >= s) && q.until.is_none_or(|u| t < u)
 }

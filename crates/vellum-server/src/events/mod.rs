@@ -14,28 +14,42 @@
 //! prediction was wrong, and the recorder stops: nothing after it could
 //! name its `prev` correctly.
 //!
-//! Its state (each resource's head, each (submitter, event id) seen, the
-//! next index, the last `received_at`) is derived from the entries: a
-//! start reads them all back ([`Recorder::start`]). What a failed append
-//! did is not known, so a failure stops the recorder too; a restart
-//! rebuilds the state from what is stored.
+//! Its state is derived from the entries. The next index and the last
+//! `received_at` are in memory (read from the log at start); each
+//! resource's head, each (submitter, event id) seen and the history
+//! indexes (by resource, actor, action and event time) are in the events
+//! index, a RocksDB database of its own (`index.rs`, docs/EVENTS.md "The
+//! index"): each round writes its keys there after the append is durable
+//! and before anyone is answered. A start catches the index up from its
+//! watermark, or rebuilds it from the entries ([`Recorder::start`]);
+//! `vellum reindex` rebuilds it offline ([`reindex`]) and `vellum fsck`
+//! compares it with the entries ([`check_index`]). What a failed append
+//! did is not known, so a failure stops the recorder, as does a failed
+//! index write; a restart takes in what is stored.
 //!
 //! Retries: an event whose (submitter, event id) was recorded is answered
 //! with the first recording (index and bytes), marked as a duplicate.
 
 mod history;
+mod index;
+mod keys;
+mod rebuild;
+mod round;
 
 pub use history::{Cursor, Page, Query};
+pub use index::IndexError;
+pub use rebuild::{IndexCheck, IndexCheckFailure, ReindexReport, check_index, reindex};
 
-use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use bytes::Bytes;
-use tokio::sync::{Mutex, mpsc, oneshot, watch};
-use vellum_event::{Attested, Event, Prev, Recorded, Timestamp};
+use tokio::sync::{mpsc, oneshot, watch};
+use vellum_event::{Event, Recorded, Timestamp};
 use vellum_log::{Log, LogError, Wait};
 use vellum_merkle::LeafIndex;
+
+use index::{IndexDb, Opened};
 
 /// How many events one append call carries at most.
 const MAX_BATCH: usize = 1024;
@@ -67,18 +81,12 @@ pub enum RecordFailure {
     Stopped(String),
 }
 
-/// The derived state: what the next event needs to know.
+/// What the next event needs to know besides the index: kept by the
+/// recorder's task alone.
 #[derive(Debug, Default)]
 struct State {
     next: u64,
-    heads: HashMap<(String, String), Prev>,
-    seen: HashMap<(String, String), (u64, Bytes)>,
     last_received: Option<Timestamp>,
-    /// The secondary indexes, oldest first: derived from the entries like
-    /// everything here, so a lost one loses no event.
-    by_resource: HashMap<(String, String), Vec<u64>>,
-    by_actor: HashMap<String, Vec<u64>>,
-    by_action: HashMap<String, Vec<u64>>,
 }
 
 /// Which events a history query asks for.
@@ -95,33 +103,22 @@ pub enum Select {
     Actor(String),
     /// Every event with this action.
     Action(String),
+    /// Every event whose `event_time` is within the query's `since` and
+    /// `until` (at least one of them given).
+    Time,
 }
 
-impl State {
-    /// Takes a stored event into the state.
-    fn take(&mut self, index: u64, recorded: &Recorded, bytes: Bytes) {
-        let e = recorded.event();
-        let a = recorded.attested();
-        let resource = (e.resource().kind.clone(), e.resource().id.clone());
-        self.heads.insert(resource.clone(), recorded.as_prev(index));
-        self.by_resource.entry(resource).or_default().push(index);
-        self.by_actor
-            .entry(e.actor().id.clone())
-            .or_default()
-            .push(index);
-        self.by_action
-            .entry(e.action().to_owned())
-            .or_default()
-            .push(index);
-        if let Some(id) = e.event_id() {
-            self.seen
-                .insert((a.submitter.clone(), id.to_owned()), (index, bytes));
+impl Select {
+    /// Whether `r` is an event this selection names (the time bounds
+    /// aside).
+    pub fn names(&self, r: &Recorded) -> bool {
+        let e = r.event();
+        match self {
+            Select::Resource { kind, id } => e.resource().kind == *kind && e.resource().id == *id,
+            Select::Actor(a) => e.actor().id == *a,
+            Select::Action(a) => e.action() == a,
+            Select::Time => true,
         }
-        self.last_received = Some(match self.last_received {
-            Some(t) if t > a.received_at => t,
-            _ => a.received_at,
-        });
-        self.next = index + 1;
     }
 }
 
@@ -135,10 +132,20 @@ struct Job {
 #[derive(Clone, Debug)]
 pub struct Recorder {
     jobs: mpsc::Sender<Job>,
-    log: Log,
-    state: Arc<Mutex<State>>,
-    /// How many entries the state (and its indexes) has taken in.
+    shared: Arc<Shared>,
+    /// How many entries the index has taken in.
     taken: watch::Receiver<u64>,
+}
+
+/// The log and its index, held by the recorder's handles. The task holds
+/// them only while it works on a batch, and lets go before it answers: so
+/// once the last handle is gone and every call answered (a server's
+/// shutdown), the index is closed and the log released, and a new start in
+/// the same process finds neither still open.
+#[derive(Debug)]
+struct Shared {
+    log: Log,
+    index: IndexDb,
 }
 
 impl std::fmt::Debug for Job {
@@ -147,53 +154,83 @@ impl std::fmt::Debug for Job {
     }
 }
 
+/// Runs blocking index work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, index::IndexError> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("the events index task failed: {e}"))?
+        .map_err(|e| e.to_string())
+}
+
 impl Recorder {
-    /// Reads every entry of `log` back into the recorder's state and starts
-    /// its task.
+    /// Opens the events index in `index_dir` (the data folder's
+    /// `events-index`), brings it level with `log` (catching up from its
+    /// watermark, or rebuilding it from the entries when it is missing,
+    /// unreadable, of another format or ahead of the log), and starts the
+    /// recorder's task.
     ///
     /// # Errors
     ///
     /// An entry that is not a recorded event (the log is not an events
-    /// log), or the log's read error.
-    pub async fn start(log: Log) -> Result<Recorder, String> {
+    /// log), the index held by another process, or a read or write error.
+    pub async fn start(log: Log, index_dir: &Path) -> Result<Recorder, String> {
         let size = log.committed().size.get();
-        let mut state = State::default();
-        let mut i = 0;
-        while i < size {
-            let start = LeafIndex::new(i).map_err(|e| e.to_string())?;
-            let page = log
-                .entries(start, (size - i).min(1000))
-                .await
-                .map_err(|e| format!("cannot read entry {i}: {e}"))?;
-            if page.is_empty() {
-                return Err(format!("entry {i} of {size} cannot be read"));
+        let store = log.store().clone();
+        let dir = index_dir.to_path_buf();
+        let (index, opened) = blocking(move || index::open_for_log(&dir, &*store, size)).await?;
+        match &opened {
+            Opened::Current => tracing::debug!(entries = size, "events index up to date"),
+            Opened::CaughtUp(n) => {
+                tracing::info!(entries = size, "events index caught up {n} entries")
             }
-            for bytes in page {
-                let recorded = Recorded::parse(&bytes).map_err(|e| {
-                    format!("entry {i} is not a recorded audit event ({e}): not an events log")
-                })?;
-                state.take(i, &recorded, bytes);
-                i += 1;
+            Opened::Rebuilt(n, why) => {
+                tracing::info!(
+                    entries = size,
+                    "events index rebuilt from {n} entries: {why}"
+                )
             }
         }
+        let mut state = State {
+            next: size,
+            last_received: None,
+        };
+        if size > 0 {
+            // Every round's received_at is at or after the one before: the
+            // last entry's is the latest.
+            let last = LeafIndex::new(size - 1).map_err(|e| e.to_string())?;
+            let bytes = log
+                .entries(last, 1)
+                .await
+                .map_err(|e| format!("cannot read entry {}: {e}", size - 1))?
+                .pop()
+                .ok_or_else(|| format!("entry {} cannot be read", size - 1))?;
+            let r = Recorded::parse(&bytes).map_err(|e| {
+                format!(
+                    "entry {} is not a recorded audit event ({e}): not an events log",
+                    size - 1
+                )
+            })?;
+            state.last_received = Some(r.attested().received_at);
+        }
+        let shared = Arc::new(Shared { log, index });
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
         let (taken_tx, taken) = watch::channel(state.next);
-        let state = Arc::new(Mutex::new(state));
-        tokio::spawn(run(log.clone(), state.clone(), taken_tx, rx));
+        tokio::spawn(round::run(Arc::downgrade(&shared), state, taken_tx, rx));
         Ok(Recorder {
             jobs,
-            log,
-            state,
+            shared,
             taken,
         })
     }
 
     /// The log this recorder writes.
     pub fn log(&self) -> &Log {
-        &self.log
+        &self.shared.log
     }
 
-    /// Waits until the state has taken in every entry below `size`: an
+    /// Waits until the index has taken in every entry below `size`: an
     /// append is taken in a moment after it returns, and a checkpoint may
     /// cover it before that.
     ///
@@ -209,17 +246,34 @@ impl Recorder {
             .map_err(|_| RecordFailure::Stopped("it stopped before indexing the checkpoint".into()))
     }
 
-    /// The indices of the events `select` names, below `below`, newest
-    /// first, among those taken in (see [`Recorder::covering`]).
-    pub async fn lookup(&self, select: &Select, below: u64) -> Vec<u64> {
-        let state = self.state.lock().await;
-        let list = match select {
-            Select::Resource { kind, id } => state.by_resource.get(&(kind.clone(), id.clone())),
-            Select::Actor(a) => state.by_actor.get(a),
-            Select::Action(a) => state.by_action.get(a),
+    /// Up to `limit` indices of the events `select` names below `below`,
+    /// newest first, whose `event_time` is within [`since`, `until`), from
+    /// the index (see [`Recorder::covering`] for which entries it holds).
+    ///
+    /// # Errors
+    ///
+    /// [`RecordFailure::Stopped`] when the index cannot be read.
+    pub async fn lookup(
+        &self,
+        select: &Select,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        below: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, RecordFailure> {
+        let shared = self.shared.clone();
+        let prefix = match select {
+            Select::Resource { kind, id } => Some(keys::resource_prefix(kind, id)),
+            Select::Actor(a) => Some(keys::actor_prefix(a)),
+            Select::Action(a) => Some(keys::action_prefix(a)),
+            Select::Time => None,
         };
-        list.map(|l| l.iter().rev().copied().filter(|&i| i < below).collect())
-            .unwrap_or_default()
+        blocking(move || match prefix {
+            Some(p) => shared.index.scan_back(&p, below, since, until, limit),
+            None => shared.index.scan_time(since, until, below, limit),
+        })
+        .await
+        .map_err(RecordFailure::Stopped)
     }
 
     /// Records `event` for `submitter`; the answer comes once the event is
@@ -261,7 +315,7 @@ impl Recorder {
         if wait == Wait::Durable {
             return Ok((at, None));
         }
-        let mut published = self.log.subscribe_published();
+        let mut published = self.log().subscribe_published();
         let index = at.index.get();
         let p = published
             .wait_for(|p| p.as_ref().is_some_and(|p| p.size.get() > index))
@@ -270,187 +324,8 @@ impl Recorder {
             .clone()
             .ok_or_else(|| RecordFailure::Stopped("no checkpoint".into()))?;
         let proof = self
-            .log
+            .log()
             .inclusion_proof(at.index, vellum_log::At::Size(p.size))?;
         Ok((at, Some((p.note.clone(), proof.proof))))
     }
-}
-
-/// The recorder's task: batches of waiting events, one append each.
-async fn run(
-    log: Log,
-    state: Arc<Mutex<State>>,
-    taken: watch::Sender<u64>,
-    mut jobs: mpsc::Receiver<Job>,
-) {
-    let mut stopped: Option<String> = None;
-    while let Some(first) = jobs.recv().await {
-        let mut batch = vec![first];
-        let max = MAX_BATCH.min(log.config().max_entries_per_call);
-        while batch.len() < max {
-            match jobs.try_recv() {
-                Ok(j) => batch.push(j),
-                Err(_) => break,
-            }
-        }
-        if let Some(why) = &stopped {
-            for j in batch {
-                let _ = j.reply.send(Err(RecordFailure::Stopped(why.clone())));
-            }
-            continue;
-        }
-        if let Err(why) = round(&log, &state, &taken, batch).await {
-            tracing::error!(error = %why, "events recorder stopped");
-            stopped = Some(why);
-        }
-    }
-}
-
-/// One batch. Returns an error only when the recorder must stop.
-///
-/// The state is locked while the batch is built and while it is taken in,
-/// not while the log works: a history query never waits for a round. Only
-/// this task changes the state, so what the batch was built on still holds
-/// when its answer comes.
-async fn round(
-    log: &Log,
-    shared: &Mutex<State>,
-    taken: &watch::Sender<u64>,
-    batch: Vec<Job>,
-) -> Result<(), String> {
-    let state = shared.lock().await;
-    let now = Timestamp::from_system_time(SystemTime::now())
-        .map_err(|e| format!("the clock cannot be read as a timestamp: {e}"))?;
-    // Never behind the last event's: a clock stepped back is not a reason
-    // for `received_at` to go backwards within the log.
-    let received_at = match state.last_received {
-        Some(last) if last > now => last,
-        _ => now,
-    };
-    // The batch is built on a copy: a refused append changes nothing.
-    let mut next = state.next;
-    let mut heads: HashMap<(String, String), Prev> = HashMap::new();
-    let mut seen_now: HashMap<(String, String), usize> = HashMap::new();
-    let mut leaves: Vec<Bytes> = Vec::new();
-    let mut records: Vec<(Recorded, Bytes)> = Vec::new();
-    // For each job: where its answer comes from.
-    enum Answer {
-        New(usize),
-        Earlier(u64, Bytes),
-        SameBatch(usize),
-        Refused(String),
-    }
-    let mut answers = Vec::with_capacity(batch.len());
-    for job in &batch {
-        let key = job
-            .event
-            .event_id()
-            .map(|id| (job.submitter.clone(), id.to_owned()));
-        if let Some(k) = &key {
-            if let Some((i, b)) = state.seen.get(k) {
-                answers.push(Answer::Earlier(*i, b.clone()));
-                continue;
-            }
-            if let Some(&n) = seen_now.get(k) {
-                answers.push(Answer::SameBatch(n));
-                continue;
-            }
-        }
-        let res = (
-            job.event.resource().kind.clone(),
-            job.event.resource().id.clone(),
-        );
-        let prev = heads.get(&res).or_else(|| state.heads.get(&res)).copied();
-        let attested = Attested {
-            submitter: job.submitter.clone(),
-            received_at,
-            prev,
-        };
-        match Recorded::new(job.event.clone(), attested) {
-            Err(e) => answers.push(Answer::Refused(e.to_string())),
-            Ok(r) => {
-                heads.insert(res, r.as_prev(next));
-                let bytes = Bytes::copy_from_slice(r.canonical_bytes());
-                if let Some(k) = key {
-                    seen_now.insert(k, records.len());
-                }
-                leaves.push(bytes.clone());
-                records.push((r, bytes));
-                answers.push(Answer::New(records.len() - 1));
-                next += 1;
-            }
-        }
-    }
-    let first = state.next;
-    drop(state);
-    let mut result: Result<(), String> = Ok(());
-    let mut appended: Result<(), LogError> = Ok(());
-    if !leaves.is_empty() {
-        match log.append(leaves, Wait::Durable).await {
-            Ok(a) => {
-                for (k, r) in a.results.iter().enumerate() {
-                    if r.index.get() != first + k as u64 || r.duplicate {
-                        result = Err(format!(
-                            "the log gave index {} (duplicate: {}) where {} was expected: \
-                             something else writes this events log",
-                            r.index.get(),
-                            r.duplicate,
-                            first + k as u64
-                        ));
-                    }
-                }
-                if result.is_ok() {
-                    let mut state = shared.lock().await;
-                    for (k, (r, bytes)) in records.iter().enumerate() {
-                        state.take(first + k as u64, r, bytes.clone());
-                    }
-                    taken.send_replace(state.next);
-                }
-            }
-            Err(e) => {
-                // What a failed append did is unknown unless nothing was
-                // queued: only then may the recorder go on.
-                if !nothing_queued(&e) {
-                    result = Err(format!("an append failed and may have landed: {e}"));
-                }
-                appended = Err(e);
-            }
-        }
-    }
-    for (job, answer) in batch.into_iter().zip(answers) {
-        let reply = match (&answer, &appended, &result) {
-            (Answer::Earlier(i, b), _, _) => Ok(RecordedAt {
-                index: LeafIndex::new(*i).map_err(|e| e.to_string())?,
-                bytes: b.clone(),
-                duplicate: true,
-            }),
-            (Answer::Refused(why), _, _) => Err(RecordFailure::Invalid(why.clone())),
-            (_, _, Err(why)) => Err(RecordFailure::Stopped(why.clone())),
-            (_, Err(e), _) => Err(RecordFailure::Log(e.clone())),
-            (Answer::New(n), Ok(()), Ok(())) => Ok(RecordedAt {
-                index: LeafIndex::new(first + *n as u64).map_err(|e| e.to_string())?,
-                bytes: records[*n].1.clone(),
-                duplicate: false,
-            }),
-            (Answer::SameBatch(n), Ok(()), Ok(())) => Ok(RecordedAt {
-                index: LeafIndex::new(first + *n as u64).map_err(|e| e.to_string())?,
-                bytes: records[*n].1.clone(),
-                duplicate: true,
-            }),
-        };
-        let _ = job.reply.send(reply);
-    }
-    result
-}
-
-/// Whether the log refused an append before queueing any of it: then the
-/// recorder's prediction still holds.
-fn nothing_queued(e: &LogError) -> bool {
-    matches!(
-        e,
-        LogError::QueueFull { .. }
-            | LogError::NoEntries
-            | LogError::TooManyEntries { .. }
-            | LogError::EntryTooLarge { .. }
-    )
 }

@@ -392,9 +392,11 @@ impl pb::log_server::Log for LogService {
             },
             ((false, false), true, false) => Select::Actor(q.actor),
             ((false, false), false, true) => Select::Action(q.action),
+            ((false, false), false, false) if has(&q.since) || has(&q.until) => Select::Time,
             _ => {
                 return Err(invalid(
-                    "give exactly one of: resource_kind and resource_id, actor, action",
+                    "give exactly one of: resource_kind and resource_id, actor, action; or \
+                     only since and/or until, for every event in a time range",
                 ));
             }
         };

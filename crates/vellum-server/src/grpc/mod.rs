@@ -74,13 +74,14 @@ pub async fn serve_conns(
     access: Option<Access>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GrpcError> {
-    let logs: Vec<Log> = service.logs().map(|(_, l)| l.clone()).collect();
+    // The states only: a task holding a `Log` would keep its store open
+    // after the server stopped.
+    let states: Vec<_> = service.logs().map(|(_, l)| l.state()).collect();
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<LogServer<LogRouter>>().await;
     let watcher = tokio::spawn(async move {
-        let stopped = logs.into_iter().map(|log| {
+        let stopped = states.into_iter().map(|mut state| {
             Box::pin(async move {
-                let mut state = log.state();
                 let _ = state.wait_for(|s| *s != LogState::Running).await;
             })
         });
