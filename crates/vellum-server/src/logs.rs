@@ -145,15 +145,13 @@ pub(crate) async fn open_one(
     };
     let (log, vkey, new_key) = match sign {
         SignWith::Local(key, new_key) => {
-            let mut config = LogConfig::new(key.name());
-            spec.tuning.apply(&mut config);
+            let config = log_config(spec, key.name());
             let (log, vkey) =
                 embedded::open_log(&layout, key, config, store, witnessing, export_folder).await?;
             (log, vkey, new_key)
         }
         SignWith::Remote(remote, vkey) => {
-            let mut config = LogConfig::new(vkey.name());
-            spec.tuning.apply(&mut config);
+            let config = log_config(spec, vkey.name());
             let log = embedded::open_with_signer(
                 &layout,
                 remote,
@@ -185,6 +183,21 @@ pub(crate) async fn open_one(
         service,
         export: spec.export.clone(),
     })
+}
+
+/// The log's settings: the defaults for `origin`, with the spec's tuning.
+///
+/// An events log's only writer is its recorder, which batches the events
+/// that wait while its previous append commits and has one append in
+/// flight: the pool's delay would only add to every round, so it is zero
+/// (the pool's entry bound still holds).
+fn log_config(spec: &NamedLog, origin: &str) -> LogConfig {
+    let mut config = LogConfig::new(origin);
+    spec.tuning.apply(&mut config);
+    if spec.kind == LogKind::Events {
+        config.pool_max_delay = Duration::ZERO;
+    }
+    config
 }
 
 /// A log of a running server other than the default one.
