@@ -292,14 +292,7 @@ pub fn load_or_create_key(
     key: Option<&Path>,
     origin: Option<&str>,
 ) -> Result<(SignerKey, bool), DeployError> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&layout.data)
-        .map_err(|source| DeployError::DataDir {
-            path: layout.data.clone(),
-            source,
-        })?;
+    create_data_dir(layout)?;
     let path = key.map(Path::to_path_buf).unwrap_or_else(|| layout.key());
     let (signer_key, created) = if key.is_some() || path.exists() {
         (keyfile::load_key(&path)?, false)
@@ -345,6 +338,18 @@ fn random_origin() -> String {
     )
 }
 
+/// Creates `layout`'s data folder (and its parents), mode 0700, if missing.
+fn create_data_dir(layout: &Layout) -> Result<(), DeployError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&layout.data)
+        .map_err(|source| DeployError::DataDir {
+            path: layout.data.clone(),
+            source,
+        })
+}
+
 /// Opens the store of `layout` (creating its data folder, mode 0700) with
 /// the other logs `names` in the same database (see
 /// [`RocksStore::open_logs`]): the default log's store first, then one per
@@ -358,14 +363,7 @@ pub fn open_stores(
     options: &StoreOptions,
     names: &[String],
 ) -> Result<(Arc<RocksStore>, Vec<Arc<RocksStore>>), DeployError> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&layout.data)
-        .map_err(|source| DeployError::DataDir {
-            path: layout.data.clone(),
-            source,
-        })?;
+    create_data_dir(layout)?;
     let (default, named) = RocksStore::open_logs(&layout.store(), options, names)?;
     Ok((Arc::new(default), named.into_iter().map(Arc::new).collect()))
 }
@@ -415,14 +413,7 @@ pub async fn open_with_signer(
     witnessing: Option<Witnessing>,
     export: Option<&Path>,
 ) -> Result<Log, DeployError> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&layout.data)
-        .map_err(|source| DeployError::DataDir {
-            path: layout.data.clone(),
-            source,
-        })?;
+    create_data_dir(layout)?;
     let vkey_path = layout.vkey();
     fs::write(&vkey_path, format!("{vkey}\n")).map_err(|source| DeployError::DataDir {
         path: vkey_path,

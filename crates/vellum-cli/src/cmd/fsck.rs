@@ -72,15 +72,7 @@ pub struct Args {
 
 /// Runs `vellum fsck`.
 pub fn run(args: Args) -> CmdResult {
-    let layout = Layout::new(args.data);
-    if !layout.store().is_dir() {
-        return Err(anyhow!(
-            "{} holds no log store (expected {})",
-            layout.data.display(),
-            layout.store().display()
-        )
-        .into());
-    }
+    let layout = stored_layout(args.data)?;
     let own = match &args.log {
         None => layout.clone(),
         Some(name) => {
@@ -161,7 +153,25 @@ pub fn run(args: Args) -> CmdResult {
 }
 
 /// A progress bar on stderr (drawn only on a terminal), or none.
-fn progress_bar(quiet: bool) -> ProgressBar {
+/// The layout of the data folder `data`, which must hold a store.
+///
+/// # Errors
+///
+/// A message naming the folder and the store it lacks.
+pub(crate) fn stored_layout(data: PathBuf) -> anyhow::Result<Layout> {
+    let layout = Layout::new(data);
+    if !layout.store().is_dir() {
+        return Err(anyhow!(
+            "{} holds no log store (expected {})",
+            layout.data.display(),
+            layout.store().display()
+        ));
+    }
+    Ok(layout)
+}
+
+/// A progress bar on stderr with a message slot, hidden when `quiet`.
+pub(crate) fn progress_bar(quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }

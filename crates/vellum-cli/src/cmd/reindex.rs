@@ -7,8 +7,6 @@
 use std::path::PathBuf;
 
 use anyhow::anyhow;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use vellum_server::embedded::Layout;
 use vellum_server::events;
 
 use crate::exit::CmdResult;
@@ -53,26 +51,9 @@ pub struct Args {
 
 /// Runs `vellum reindex`.
 pub fn run(args: Args) -> CmdResult {
-    let layout = Layout::new(args.data);
-    if !layout.store().is_dir() {
-        return Err(anyhow!(
-            "{} holds no log store (expected {})",
-            layout.data.display(),
-            layout.store().display()
-        )
-        .into());
-    }
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} entries ({eta} left)",
-        ) {
-            bar.set_style(style);
-        }
-        bar
-    };
+    let layout = super::fsck::stored_layout(args.data)?;
+    let bar = super::fsck::progress_bar(args.quiet);
+    bar.set_message("entries");
     if let Some(name) = &args.log {
         vellum_proto::check_log_name(name).map_err(|e| anyhow!("--log: {e}"))?;
     }
