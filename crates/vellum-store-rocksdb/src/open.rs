@@ -203,6 +203,7 @@ impl RocksStore {
             let store = RocksStore {
                 db: db.clone(),
                 dir: d(),
+                cf_names: LOG_CFS.map(|kind| format!("{kind}{suffix}")),
                 suffix,
                 writer: Mutex::new(TreeHead::empty()),
                 published: RwLock::new(TreeHead::empty()),

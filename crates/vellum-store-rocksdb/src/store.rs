@@ -25,6 +25,10 @@ pub struct RocksStore {
     /// `""` for the database's default log, `"@<name>"` for another: the
     /// suffix of this log's column family names.
     pub(crate) suffix: String,
+    /// This log's column family names, in the order of
+    /// [`LOG_CFS`](crate::keys::LOG_CFS): made once, so that a lookup on the
+    /// read and commit paths allocates nothing.
+    pub(crate) cf_names: [String; 5],
     /// The committed head as the writer knows it: the compare-and-swap reads
     /// it, and holding this lock is what makes a commit the only writer.
     /// Loaded from `meta/tree_head` at open; this process is the only
@@ -91,12 +95,11 @@ impl RocksStore {
     pub(crate) fn cf(&self, name: &str) -> Result<&ColumnFamily, StoreError> {
         // Open refuses a database without all of them, so this is a bug,
         // not bad data; still an error rather than a panic in a server.
-        let handle = if self.suffix.is_empty() {
-            self.db.cf_handle(name)
-        } else {
-            self.db.cf_handle(&format!("{name}{}", self.suffix))
-        };
-        handle.ok_or_else(|| {
+        let full = crate::keys::LOG_CFS
+            .iter()
+            .position(|kind| *kind == name)
+            .map_or(name, |i| self.cf_names[i].as_str());
+        self.db.cf_handle(full).ok_or_else(|| {
             StoreError::Io(format!("column family {name}{} is not open", self.suffix))
         })
     }
