@@ -68,7 +68,7 @@ impl Log {
             enqueued: Instant::now(),
             _permits: permits,
         };
-        self.send(Msg::Append(req))?;
+        self.send(Msg::Append(self.inner.member, req))?;
         self.inner.stats.accepted.fetch_add(1, Ordering::Relaxed);
         let results = answer.await.map_err(|_| LogError::Unanswered)??;
         if wait == Wait::Durable {

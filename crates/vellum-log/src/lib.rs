@@ -44,7 +44,7 @@ pub use error::{LogError, QueueLimit, StartupError};
 pub use log::{Log, LogBuilder, LogState};
 pub use publisher::Published;
 pub use reads::{At, ConsistencyProof, EntryAndProof, InclusionProof};
-pub use sequencer::Assigned;
+pub use sequencer::{Assigned, Sequencing};
 pub use signer::{BoxFuture, SignError, Signer};
 pub use stats::Stats;
 pub use witnessing::{Witness, WitnessFailure, Witnessing};

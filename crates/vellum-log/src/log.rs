@@ -13,7 +13,7 @@ use vellum_store::{LogStore, TreeHead};
 use crate::config::LogConfig;
 use crate::error::{LogError, StartupError};
 use crate::publisher::{Published, Publisher};
-use crate::sequencer::{Msg, Sequencer};
+use crate::sequencer::{Member, Msg, Sequencing};
 use crate::signer::Signer;
 use crate::startup;
 use crate::stats::Stats;
@@ -63,13 +63,18 @@ pub(crate) struct Inner {
     /// Checkpoints that met the witness policy (`None` without witnesses).
     pub(crate) witnessed: Option<watch::Receiver<Option<Published>>>,
     pub(crate) state: watch::Sender<LogState>,
+    /// The thread that sequences this log, and this log's member number in
+    /// its commit group.
+    sequencing: Sequencing,
+    pub(crate) member: usize,
+    /// Whether the thread is this log's alone (stopped with it).
+    owns_sequencing: bool,
     workers: Mutex<Workers>,
     pub(crate) stats: Arc<Stats>,
 }
 
 #[derive(Default)]
 struct Workers {
-    sequencer: Option<std::thread::JoinHandle<()>>,
     publisher: Option<tokio::task::JoinHandle<()>>,
     witnessing: Option<tokio::task::JoinHandle<()>>,
 }
@@ -84,6 +89,7 @@ pub struct LogBuilder {
     log_key: VerifierKey,
     config: LogConfig,
     witnessing: Option<Witnessing>,
+    sequencing: Option<(Sequencing, usize)>,
 }
 
 impl std::fmt::Debug for LogBuilder {
@@ -110,6 +116,14 @@ impl LogBuilder {
         self
     }
 
+    /// Sequences this log on `sequencing`'s thread, in rounds shared with
+    /// the other logs of its commit group, as member `member` (whose store
+    /// must be this log's). Default: a thread of its own.
+    pub fn sequencing(mut self, sequencing: &Sequencing, member: usize) -> LogBuilder {
+        self.sequencing = Some((sequencing.clone(), member));
+        self
+    }
+
     /// Loads the log from the store, checks it against the signed history
     /// (see the `startup` module) and starts sequencing. Must be called
     /// within a tokio runtime.
@@ -124,6 +138,7 @@ impl LogBuilder {
             log_key,
             config,
             witnessing,
+            sequencing,
         } = self;
         config.validate().map_err(StartupError::Config)?;
         if log_key.name() != config.origin {
@@ -156,9 +171,26 @@ impl LogBuilder {
         let (signed_tx, signed_rx) = watch::channel(rec.published.clone());
         let (state_tx, _) = watch::channel(LogState::Running);
         let stats = Arc::new(Stats::default());
-        let (tx, rx) = mpsc::channel();
-
-        let sequencer = Sequencer {
+        let (sequencing, member, owns_sequencing) = match sequencing {
+            Some((s, m)) => (s, m, false),
+            None => {
+                let group = vellum_store::EachStore(vec![store.clone()]);
+                let s = Sequencing::start(Arc::new(group)).map_err(|e| {
+                    StartupError::Config(format!("cannot start the sequencer thread: {e}"))
+                })?;
+                (s, 0, true)
+            }
+        };
+        let tx = sequencing.sender().ok_or_else(|| {
+            StartupError::Config("the sequencing thread has been shut down".into())
+        })?;
+        if owns_sequencing {
+            // Only this log's sender keeps its thread alive: dropping the log
+            // without a shutdown stops the thread too.
+            sequencing.close();
+        }
+        let (joined_tx, joined) = tokio::sync::oneshot::channel();
+        let joining = Member {
             store: store.clone(),
             edge: rec.edge,
             pool_max_entries: config.pool_max_entries,
@@ -167,10 +199,13 @@ impl LogBuilder {
             state: state_tx.clone(),
             stats: stats.clone(),
         };
-        let seq_thread = std::thread::Builder::new()
-            .name("vellum-sequencer".into())
-            .spawn(move || sequencer.run(rx))
-            .map_err(|e| StartupError::Config(format!("cannot start the sequencer thread: {e}")))?;
+        let stopped = || StartupError::Config("the sequencing thread has stopped".into());
+        tx.send(Msg::Join(member, Box::new(joining), joined_tx))
+            .map_err(|_| stopped())?;
+        joined
+            .await
+            .map_err(|_| stopped())?
+            .map_err(StartupError::Config)?;
         let publisher = Publisher {
             store: store.clone(),
             signer,
@@ -231,8 +266,10 @@ impl LogBuilder {
                 published,
                 witnessed,
                 state: state_tx,
+                sequencing,
+                member,
+                owns_sequencing,
                 workers: Mutex::new(Workers {
-                    sequencer: Some(seq_thread),
                     publisher: Some(pub_task),
                     witnessing: witness_task,
                 }),
@@ -256,6 +293,7 @@ impl Log {
             signer,
             log_key,
             witnessing: None,
+            sequencing: None,
         }
     }
 
@@ -276,17 +314,26 @@ impl Log {
                 false
             }
         });
-        // Dropping the sender lets the sequencer drain the channel and exit.
-        self.inner
+        // No new appends; the sequencer answers everything this log queued
+        // before the leave message, then forgets the log.
+        let tx = self
+            .inner
             .tx
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+        if let Some(tx) = tx {
+            let (left_tx, left) = tokio::sync::oneshot::channel();
+            if tx.send(Msg::Leave(self.inner.member, left_tx)).is_ok() {
+                let _ = left.await;
+            }
+        }
+        // (The sender is dropped here: a thread of this log's own ends.)
+        if self.inner.owns_sequencing {
+            self.inner.sequencing.shutdown().await;
+        }
         let workers =
             std::mem::take(&mut *self.inner.workers.lock().unwrap_or_else(|e| e.into_inner()));
-        if let Some(t) = workers.sequencer {
-            let _ = tokio::task::spawn_blocking(move || t.join()).await;
-        }
         if let Some(mut p) = workers.publisher {
             // The final checkpoint needs the signer; if it is down, queued
             // entries are durable anyway and will be signed after restart.

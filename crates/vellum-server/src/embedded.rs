@@ -30,12 +30,12 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use vellum_log::{Log, LogConfig, Signer, StartupError, Witnessing};
+use vellum_log::{Log, LogConfig, Sequencing, Signer, StartupError, Witnessing};
 use vellum_note::{SigType, SignerKey, VerifierKey};
 use vellum_signer::keyfile::{self, KeyFileError};
 use vellum_signer::{CheckpointSigner, SignerError};
 use vellum_store::LogStore;
-use vellum_store_rocksdb::{OpenError, RocksStore, StoreOptions};
+use vellum_store_rocksdb::{OpenError, RocksGroup, RocksStore, StoreOptions};
 
 use crate::local_signer::LocalSigner;
 
@@ -368,6 +368,56 @@ pub fn open_stores(
     Ok((Arc::new(default), named.into_iter().map(Arc::new).collect()))
 }
 
+/// A log's store, and, when it shares its database with other logs, the
+/// thread that sequences them together (see [`sequence_together`]).
+#[derive(Clone, Debug)]
+pub struct LogSlot {
+    /// The log's store.
+    pub store: Arc<RocksStore>,
+    /// The shared sequencing thread and this log's member number in it;
+    /// `None`: a thread of the log's own.
+    pub sequencing: Option<(Sequencing, usize)>,
+}
+
+impl From<Arc<RocksStore>> for LogSlot {
+    fn from(store: Arc<RocksStore>) -> LogSlot {
+        LogSlot {
+            store,
+            sequencing: None,
+        }
+    }
+}
+
+/// One sequencing thread for the logs of one database (see
+/// [`open_stores`]): each round takes what all of them have pooled and
+/// commits it with one synced write, instead of a round, a thread and a
+/// write per log. Returns the thread (stop it with
+/// [`Sequencing::shutdown`] after the logs) and a slot per store, in order.
+///
+/// # Errors
+///
+/// The stores are not of one database, or the thread cannot start.
+pub fn sequence_together(
+    stores: Vec<Arc<RocksStore>>,
+) -> Result<(Sequencing, Vec<LogSlot>), DeployError> {
+    let group = RocksGroup::new(stores.clone())
+        .map_err(|e| DeployError::Startup(StartupError::Store(e)))?;
+    let sequencing = Sequencing::start(Arc::new(group)).map_err(|e| {
+        DeployError::Startup(StartupError::Config(format!(
+            "cannot start the sequencer thread: {e}"
+        )))
+    })?;
+    let slots = stores
+        .into_iter()
+        .enumerate()
+        .map(|(i, store)| LogSlot {
+            store,
+            sequencing: Some((sequencing.clone(), i)),
+        })
+        .collect();
+    Ok((sequencing, slots))
+}
+
 /// Opens the in-process signer and the log of an embedded deployment on
 /// `store` (see [`open_stores`]); `export` is the tiles export folder, if
 /// the log has one, checked as the log's memory before the log opens.
@@ -379,7 +429,7 @@ pub async fn open_log(
     layout: &Layout,
     key: SignerKey,
     config: LogConfig,
-    store: Arc<RocksStore>,
+    store: impl Into<LogSlot>,
     witnessing: Option<Witnessing>,
     export: Option<&Path>,
 ) -> Result<(Log, VerifierKey), DeployError> {
@@ -409,10 +459,11 @@ pub async fn open_with_signer(
     signer: Arc<dyn Signer>,
     vkey: VerifierKey,
     config: LogConfig,
-    store: Arc<RocksStore>,
+    store: impl Into<LogSlot>,
     witnessing: Option<Witnessing>,
     export: Option<&Path>,
 ) -> Result<Log, DeployError> {
+    let LogSlot { store, sequencing } = store.into();
     create_data_dir(layout)?;
     let vkey_path = layout.vkey();
     fs::write(&vkey_path, format!("{vkey}\n")).map_err(|source| DeployError::DataDir {
@@ -425,11 +476,13 @@ pub async fn open_with_signer(
     if let Some(out) = export {
         crate::memory::check_export(&*store, out, &vkey)?;
     }
-    Ok(Log::builder(store, signer, vkey)
+    let mut builder = Log::builder(store, signer, vkey)
         .config(config)
-        .witnessing(witnessing)
-        .open()
-        .await?)
+        .witnessing(witnessing);
+    if let Some((sequencing, member)) = &sequencing {
+        builder = builder.sequencing(sequencing, *member);
+    }
+    Ok(builder.open().await?)
 }
 
 /// Why [`fsck`] did not report a clean store.

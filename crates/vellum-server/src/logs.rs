@@ -132,7 +132,7 @@ pub(crate) async fn open_one(
     opts: &ServeOptions,
     spec: &NamedLog,
     sign: SignWith,
-    store: Arc<vellum_store_rocksdb::RocksStore>,
+    store: embedded::LogSlot,
 ) -> Result<Opened, ServeError> {
     let layout = opts.layout_of(&spec.name);
     let export_folder = spec.export.as_ref().map(|e| e.out.as_path());

@@ -238,6 +238,8 @@ pub struct Running {
     grpc: JoinHandle<Result<(), GrpcError>>,
     http: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
     exports: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
+    /// The thread that sequences every log of the database, stopped after them.
+    sequencing: vellum_log::Sequencing,
 }
 
 /// Checks that `opts` is safe to run: a listener beyond loopback needs TLS
@@ -366,15 +368,19 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         &opts.store,
         &names,
     )?;
-    let stores = std::iter::once(default_store).chain(named_stores);
+    // ...and one sequencing thread: a round takes what every log pooled
+    // and commits it with one write.
+    let (sequencing, slots) =
+        embedded::sequence_together(std::iter::once(default_store).chain(named_stores).collect())?;
     let mut opened: Vec<Opened> = Vec::new();
-    for ((spec, sign), store) in specs.iter().zip(signing).zip(stores) {
-        match open_one(&opts, spec, sign, store).await {
+    for ((spec, sign), slot) in specs.iter().zip(signing).zip(slots) {
+        match open_one(&opts, spec, sign, slot).await {
             Ok(o) => opened.push(o),
             Err(e) => {
                 for o in opened {
                     o.log.shutdown().await;
                 }
+                sequencing.shutdown().await;
                 return Err(named(&spec.name, e));
             }
         }
@@ -454,6 +460,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         grpc,
         http,
         exports,
+        sequencing,
     })
 }
 
@@ -520,6 +527,7 @@ impl Running {
         let grpc = drain("gRPC", &mut self.grpc).await;
         let logs = std::iter::once(&self.log).chain(self.logs.iter().map(|l| &l.log));
         futures::future::join_all(logs.map(Log::shutdown)).await;
+        self.sequencing.shutdown().await;
         // After the logs' final checkpoints, so that each folder ends with
         // its log's.
         for (stop, task) in self.exports.drain(..) {

@@ -227,6 +227,7 @@
 
 #[cfg(feature = "baseline")]
 pub mod baseline;
+mod group;
 mod keys;
 mod open;
 pub mod options;
@@ -234,6 +235,7 @@ mod store;
 #[cfg(feature = "testonly")]
 pub mod testonly;
 
+pub use group::RocksGroup;
 pub use keys::SCHEMA_VERSION;
 pub use open::OpenError;
 pub use options::StoreOptions;

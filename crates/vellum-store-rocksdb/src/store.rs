@@ -116,7 +116,7 @@ impl RocksStore {
         *self.published.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_writer(&self) -> MutexGuard<'_, TreeHead> {
+    pub(crate) fn lock_writer(&self) -> MutexGuard<'_, TreeHead> {
         // Poisoned only by a panic inside `commit`. Everything there that can
         // panic runs before the write, and the head is assigned only after
         // the write returned Ok, so the guarded head is still the stored one.
@@ -222,6 +222,80 @@ impl RocksStore {
             )));
         }
         Ok(())
+    }
+
+    /// Checks `batch` against the stored `head` (the caller holds the
+    /// writer lock) and adds its writes to `wb`. `Ok(false)`: a valid empty
+    /// batch, nothing to write.
+    pub(crate) fn stage(
+        &self,
+        batch: &CommitBatch,
+        head: &TreeHead,
+        wb: &mut WriteBatch,
+    ) -> Result<bool, StoreError> {
+        batch.validate()?;
+        batch.check_unique_leaves()?;
+        if head.size != batch.old_size {
+            return Err(StoreError::Conflict {
+                stored: head.size.get(),
+                expected: batch.old_size.get(),
+            });
+        }
+        if batch.entries.is_empty() {
+            // Nothing to store. A different root for the same size would be
+            // a rewrite of history, which `validate` cannot see.
+            return if batch.new_head == *head {
+                Ok(false)
+            } else {
+                Err(StoreError::InvalidBatch(format!(
+                    "an empty batch changes the root of size {} from {} to {}",
+                    head.size, head.root, batch.new_head.root
+                )))
+            };
+        }
+        self.check_new_leaves(batch, head.size)?;
+        // Validation and the compare-and-swap make every entry and node key
+        // below new; the lookup above made every dedup key new.
+        let (entries, nodes) = (self.cf(CF_ENTRIES)?, self.cf(CF_NODES)?);
+        let (dedup, meta) = (self.cf(CF_DEDUP)?, self.cf(CF_META)?);
+        let old = batch.old_size.get();
+        for (i, e) in (old..).zip(&batch.entries) {
+            wb.put_cf(entries, u64_key(i), e);
+        }
+        // Keys go into the batch in key order, column family by column
+        // family: the memtable inserts a batch in its order and starts each
+        // skip-list search from where the previous insert ended, so sorted
+        // keys cost a short walk each. Dedup keys are random hashes: in
+        // arrival order every insert searched from the top of a list of
+        // millions (the sequencer's largest CPU cost in a profile).
+        let mut node_puts: Vec<_> = batch
+            .nodes
+            .iter()
+            .map(|(id, h)| (node_id_key(*id), h))
+            .collect();
+        node_puts.sort_unstable_by_key(|(k, _)| *k);
+        for (k, h) in &node_puts {
+            wb.put_cf(nodes, k, h.as_bytes());
+        }
+        let mut dedup_puts: Vec<_> = batch.leaves().collect();
+        dedup_puts.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        for (h, i) in dedup_puts {
+            wb.put_cf(dedup, h.as_bytes(), u64_key(i));
+        }
+        wb.put_cf(meta, META_TREE_HEAD, encode_head(&batch.new_head));
+        Ok(true)
+    }
+
+    /// After `batch`'s writes are synced: its nodes may be served from
+    /// memory, and readers see the new head.
+    pub(crate) fn applied(&self, batch: &CommitBatch, head: &mut TreeHead) {
+        if let Some(c) = &self.node_cache {
+            for (id, h) in &batch.nodes {
+                c.insert(*id, *h);
+            }
+        }
+        *head = batch.new_head;
+        *self.published.write().unwrap_or_else(|e| e.into_inner()) = batch.new_head;
     }
 
     /// Reads `count` consecutive keys `key(0)..key(count)` of `cf_name` with
@@ -377,58 +451,11 @@ impl LogStore for RocksStore {
     }
 
     fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
-        batch.validate()?;
-        batch.check_unique_leaves()?;
         let mut head = self.lock_writer();
-        if head.size != batch.old_size {
-            return Err(StoreError::Conflict {
-                stored: head.size.get(),
-                expected: batch.old_size.get(),
-            });
-        }
-        if batch.entries.is_empty() {
-            // Nothing to store. A different root for the same size would be
-            // a rewrite of history, which `validate` cannot see.
-            return if batch.new_head == *head {
-                Ok(())
-            } else {
-                Err(StoreError::InvalidBatch(format!(
-                    "an empty batch changes the root of size {} from {} to {}",
-                    head.size, head.root, batch.new_head.root
-                )))
-            };
-        }
-        self.check_new_leaves(batch, head.size)?;
-        // Validation and the compare-and-swap make every entry and node key
-        // below new; the lookup above made every dedup key new.
         let mut wb = WriteBatch::default();
-        let (entries, nodes) = (self.cf(CF_ENTRIES)?, self.cf(CF_NODES)?);
-        let (dedup, meta) = (self.cf(CF_DEDUP)?, self.cf(CF_META)?);
-        let old = batch.old_size.get();
-        for (i, e) in (old..).zip(&batch.entries) {
-            wb.put_cf(entries, u64_key(i), e);
+        if !self.stage(batch, &head, &mut wb)? {
+            return Ok(());
         }
-        // Keys go into the batch in key order, column family by column
-        // family: the memtable inserts a batch in its order and starts each
-        // skip-list search from where the previous insert ended, so sorted
-        // keys cost a short walk each. Dedup keys are random hashes: in
-        // arrival order every insert searched from the top of a list of
-        // millions (the sequencer's largest CPU cost in a profile).
-        let mut node_puts: Vec<_> = batch
-            .nodes
-            .iter()
-            .map(|(id, h)| (node_id_key(*id), h))
-            .collect();
-        node_puts.sort_unstable_by_key(|(k, _)| *k);
-        for (k, h) in &node_puts {
-            wb.put_cf(nodes, k, h.as_bytes());
-        }
-        let mut dedup_puts: Vec<_> = batch.leaves().collect();
-        dedup_puts.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        for (h, i) in dedup_puts {
-            wb.put_cf(dedup, h.as_bytes(), u64_key(i));
-        }
-        wb.put_cf(meta, META_TREE_HEAD, encode_head(&batch.new_head));
         // The one durable step. A crash before it leaves the old store; a
         // crash during it leaves the old store or the whole batch (one WAL
         // record, replayed whole or not at all); Ok means it is synced. An
@@ -437,14 +464,7 @@ impl LogStore for RocksStore {
         self.db
             .write_opt(wb, &sync_write())
             .map_err(|e| io("commit", e))?;
-        // Durable now: its nodes may be served from memory.
-        if let Some(c) = &self.node_cache {
-            for (id, h) in &batch.nodes {
-                c.insert(*id, *h);
-            }
-        }
-        *head = batch.new_head;
-        *self.published.write().unwrap_or_else(|e| e.into_inner()) = batch.new_head;
+        self.applied(batch, &mut head);
         Ok(())
     }
 

@@ -163,3 +163,73 @@ fn logs_keep_their_trees_and_a_new_one_starts_empty() {
     let bad = vec!["Bad/name".to_owned()];
     assert!(RocksStore::open_logs(dir.path(), &opts, &bad).is_err());
 }
+
+/// The logs of one database committed together (`RocksGroup`): every
+/// batch lands, each log keeps its own tree, and a batch that one log
+/// refuses leaves every log as it was (one write, staged before it).
+#[test]
+fn a_group_commits_several_logs_in_one_write_or_none() {
+    use std::sync::Arc;
+    use vellum_store::CommitGroup;
+    use vellum_store_rocksdb::RocksGroup;
+
+    let dir = tempfile::tempdir().unwrap();
+    let names = vec!["t".to_owned()];
+    let (default, mut named) =
+        RocksStore::open_logs(dir.path(), &common::small_options(), &names).unwrap();
+    let (a, b) = (Arc::new(default), Arc::new(named.pop().unwrap()));
+    let group = RocksGroup::new(vec![a.clone(), b.clone()]).unwrap();
+    let (mut ba, mut bb) = (Builder::new(), Builder::new());
+    let (ea, eb) = (entries("a", 0..3), entries("b", 0..5));
+    let (first_a, first_b) = (ba.batch(&ea), bb.batch(&eb));
+    group.commit_all(&[(1, &first_b), (0, &first_a)]).unwrap();
+    assert_eq!(a.tree_head().unwrap(), first_a.new_head);
+    assert_eq!(b.tree_head().unwrap(), first_b.new_head);
+    assert!(group.member(0).is_some() && group.member(2).is_none());
+
+    // The next round: `a`'s batch is fine, `b`'s is stale (its old size is
+    // 0 again). Nothing of either may land.
+    let next_a = ba.batch(&entries("a", 3..4));
+    let stale_b = Builder::new().batch(&entries("c", 0..1));
+    let err = group
+        .commit_all(&[(0, &next_a), (1, &stale_b)])
+        .unwrap_err();
+    assert!(
+        matches!(err, vellum_store::StoreError::Conflict { .. }),
+        "a stale batch is a conflict: {err}"
+    );
+    assert_eq!(a.tree_head().unwrap(), first_a.new_head);
+    assert_eq!(b.tree_head().unwrap(), first_b.new_head);
+    assert!(
+        group.commit_all(&[(0, &next_a), (0, &next_a)]).is_err(),
+        "one log twice in a round"
+    );
+    assert!(group.commit_all(&[(2, &next_a)]).is_err(), "no member 2");
+
+    // Durable across a reopen, each log with its own tree.
+    drop((group, a, b));
+    let (default, named) =
+        RocksStore::open_logs(dir.path(), &common::small_options(), &names).unwrap();
+    assert_eq!(default.tree_head().unwrap(), first_a.new_head);
+    assert_eq!(named[0].tree_head().unwrap(), first_b.new_head);
+    assert_eq!(
+        default
+            .read_entries(vellum_merkle::LeafIndex::new(0).unwrap(), 3)
+            .unwrap(),
+        ea
+    );
+}
+
+#[test]
+fn a_group_is_made_of_one_database_and_each_log_once() {
+    use std::sync::Arc;
+    use vellum_store_rocksdb::RocksGroup;
+
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let one = Arc::new(RocksStore::open(d1.path(), &common::small_options()).unwrap());
+    let other = Arc::new(RocksStore::open(d2.path(), &common::small_options()).unwrap());
+    let err = RocksGroup::new(vec![one.clone(), other]).unwrap_err();
+    assert!(err.to_string().contains("another database"), "{err}");
+    let err = RocksGroup::new(vec![one.clone(), one]).unwrap_err();
+    assert!(err.to_string().contains("same log"), "{err}");
+}

@@ -166,3 +166,58 @@ impl<S: LogStore + ?Sized> LogStore for std::sync::Arc<S> {
         (**self).checkpoint_at(size)
     }
 }
+
+/// Several stores whose rounds are committed together: one sequencing round
+/// serving several logs hands each log's [`CommitBatch`] to
+/// [`CommitGroup::commit_all`] at once, so that a backend holding those logs
+/// in one database can make them durable with one synced write.
+///
+/// Members are numbered from 0 in the order the group was made with.
+pub trait CommitGroup: Send + Sync + 'static {
+    /// Commits each `(member, batch)` as [`LogStore::commit`] would commit
+    /// `batch` to that member's store: each batch atomic and conditional on
+    /// its store's size, all of them durable when this returns `Ok`. A
+    /// member appears at most once. Batches of different members need not
+    /// be atomic together: a crash may keep some and not others, which is
+    /// harmless because nobody has heard of any of them yet.
+    ///
+    /// # Errors
+    ///
+    /// As [`LogStore::commit`]; the outcome of every batch is then unknown
+    /// and the caller treats the error as fatal for every member.
+    fn commit_all(&self, batches: &[(usize, &CommitBatch)]) -> Result<(), StoreError>;
+
+    /// The store of member `member` (`None` past the last): the one its
+    /// log reads, and whose batches `commit_all` commits.
+    fn member(&self, member: usize) -> Option<std::sync::Arc<dyn LogStore>>;
+}
+
+/// A [`CommitGroup`] that commits to each member's store in turn: for stores
+/// that share nothing (and for a log on its own, a group of one).
+#[derive(Clone)]
+pub struct EachStore(pub Vec<std::sync::Arc<dyn LogStore>>);
+
+impl std::fmt::Debug for EachStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("EachStore").field(&self.0.len()).finish()
+    }
+}
+
+impl CommitGroup for EachStore {
+    fn commit_all(&self, batches: &[(usize, &CommitBatch)]) -> Result<(), StoreError> {
+        for (member, batch) in batches {
+            let store = self.0.get(*member).ok_or_else(|| {
+                StoreError::InvalidBatch(format!(
+                    "member {member} of a group of {} stores",
+                    self.0.len()
+                ))
+            })?;
+            store.commit(batch)?;
+        }
+        Ok(())
+    }
+
+    fn member(&self, member: usize) -> Option<std::sync::Arc<dyn LogStore>> {
+        self.0.get(member).cloned()
+    }
+}
