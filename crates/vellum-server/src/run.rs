@@ -393,7 +393,10 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
     );
     let tiles: Vec<(String, TileSource)> = opened
         .iter()
-        .map(|o| (o.name.clone(), TileSource::from_log(&o.log)))
+        .map(|o| {
+            let source = TileSource::from_log(&o.log).with_recorder(o.service.recorder().cloned());
+            (o.name.clone(), source)
+        })
         .collect();
     let exports: Vec<(oneshot::Sender<()>, JoinHandle<()>)> = opened
         .iter()

@@ -10,6 +10,9 @@ use vellum_merkle::LeafIndex;
 
 use super::{RecordFailure, Recorder, Select};
 
+/// The most events one page of a history answer may ask for.
+pub const MAX_PAGE: usize = 1000;
+
 /// A history query (`Log.ListEvents`).
 #[derive(Clone, Debug)]
 pub struct Query {

@@ -36,7 +36,7 @@ mod keys;
 mod rebuild;
 mod round;
 
-pub use history::{Cursor, Page, Query};
+pub use history::{Cursor, MAX_PAGE, Page, Query};
 pub use index::IndexError;
 pub use rebuild::{IndexCheck, IndexCheckFailure, ReindexReport, check_index, reindex};
 
@@ -109,6 +109,35 @@ pub enum Select {
 }
 
 impl Select {
+    /// The selection a history request's fields make (`Log.ListEvents`,
+    /// `GET /events`): exactly one of a resource (kind and id), an actor
+    /// or an action; or none of them, with a time bound (`timed`), for
+    /// every event in a time range. Empty means not given.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the combinations allowed.
+    pub fn from_fields(
+        resource: (String, String),
+        actor: String,
+        action: String,
+        timed: bool,
+    ) -> Result<Select, String> {
+        let has = |s: &str| !s.is_empty();
+        let ((kind, id), actor, action) = (resource, actor, action);
+        match ((has(&kind), has(&id)), has(&actor), has(&action)) {
+            ((true, true), false, false) => Ok(Select::Resource { kind, id }),
+            ((false, false), true, false) => Ok(Select::Actor(actor)),
+            ((false, false), false, true) => Ok(Select::Action(action)),
+            ((false, false), false, false) if timed => Ok(Select::Time),
+            _ => Err(
+                "give exactly one of: a resource (kind and id), an actor, an action; or \
+                      only since and/or until, for every event in a time range"
+                    .into(),
+            ),
+        }
+    }
+
     /// Whether `r` is an event this selection names (the time bounds
     /// aside).
     pub fn names(&self, r: &Recorded) -> bool {

@@ -20,7 +20,7 @@ use vellum_merkle::{Hash, LeafIndex, TreeSize};
 use vellum_proto::v1 as pb;
 
 use crate::access::Identity;
-use crate::events::{Cursor, Query, Recorder, Select};
+use crate::events::{Cursor, MAX_PAGE, Query, Recorder, Select};
 use crate::limits::Limits;
 use crate::status::{invalid, status, stream_idle};
 
@@ -54,6 +54,11 @@ impl LogService {
     /// The log served.
     pub fn log(&self) -> &Log {
         &self.log
+    }
+
+    /// An events log's recorder.
+    pub fn recorder(&self) -> Option<&Recorder> {
+        self.recorder.as_ref()
     }
 
     /// Refuses a raw append on an events log.
@@ -380,26 +385,13 @@ impl pb::log_server::Log for LogService {
             return Err(crate::status::raw_log_refuses_record());
         };
         let q = request.into_inner();
-        let has = |s: &str| !s.is_empty();
-        let select = match (
-            (has(&q.resource_kind), has(&q.resource_id)),
-            has(&q.actor),
-            has(&q.action),
-        ) {
-            ((true, true), false, false) => Select::Resource {
-                kind: q.resource_kind,
-                id: q.resource_id,
-            },
-            ((false, false), true, false) => Select::Actor(q.actor),
-            ((false, false), false, true) => Select::Action(q.action),
-            ((false, false), false, false) if has(&q.since) || has(&q.until) => Select::Time,
-            _ => {
-                return Err(invalid(
-                    "give exactly one of: resource_kind and resource_id, actor, action; or \
-                     only since and/or until, for every event in a time range",
-                ));
-            }
-        };
+        let select = Select::from_fields(
+            (q.resource_kind, q.resource_id),
+            q.actor,
+            q.action,
+            !q.since.is_empty() || !q.until.is_empty(),
+        )
+        .map_err(invalid)?;
         let time = |name: &str, t: &str| {
             (!t.is_empty())
                 .then(|| {
@@ -409,7 +401,9 @@ impl pb::log_server::Log for LogService {
         };
         let page_size = match q.page_size {
             0 => 100,
-            n if n > 1000 => return Err(invalid("page_size: at most 1000")),
+            n if n as usize > MAX_PAGE => {
+                return Err(invalid(format!("page_size: at most {MAX_PAGE}")));
+            }
             n => n as usize,
         };
         let query = Query {

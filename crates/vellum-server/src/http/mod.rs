@@ -4,10 +4,17 @@
 //! GET /checkpoint                    the latest published checkpoint, with its cosignatures
 //! GET /tile/<L>/<N>[.p/<W>]          Merkle tree tiles (height 8)
 //! GET /tile/entries/<N>[.p/<W>]      entry bundles (uint16 big-endian length + bytes)
+//! GET /events?resource=KIND/ID ...   an events log's history as JSON (see [`events`])
+//! GET /explorer/                     the web explorer (see [`explorer`])
 //! GET /metrics                       Prometheus metrics (vellum serve; see crate::metrics)
 //! GET /logs/<name>/checkpoint        the same for each log of a server holding several
 //! GET /logs/<name>/tile/...          (see [`logs_router`]); the default log is also at the root
 //! ```
+//!
+//! With access control on, every path needs the `audit` role on its log,
+//! except the explorer's own files (the same static page for every
+//! server, holding no data): the page asks for a token and sends it with
+//! each request it makes.
 //!
 //! Everything is read from the store as stored (nodes with
 //! `read_node_range`, entries with `read_entries`) by
@@ -52,6 +59,8 @@
 //! Served bodies are kept in a bounded in-memory cache ([`HttpConfig`]).
 
 mod cache;
+pub mod events;
+pub mod explorer;
 mod handlers;
 
 use std::future::Future;
@@ -71,6 +80,7 @@ use vellum_log::{Log, Published};
 use vellum_store::LogStore;
 
 use crate::access::Access;
+use crate::events::Recorder;
 use crate::limits::Limits;
 use crate::net::{self, ConnStats};
 
@@ -108,6 +118,8 @@ impl Default for HttpConfig {
 pub struct TileSource {
     store: Arc<dyn LogStore>,
     published: watch::Receiver<Option<Published>>,
+    /// An events log's recorder: its index answers `GET /events`.
+    recorder: Option<Recorder>,
 }
 
 impl std::fmt::Debug for TileSource {
@@ -125,7 +137,24 @@ impl TileSource {
     /// Serves `store` at the sizes `published` announces. The store must
     /// hold at least every node and entry of each published checkpoint.
     pub fn new(store: Arc<dyn LogStore>, published: watch::Receiver<Option<Published>>) -> Self {
-        TileSource { store, published }
+        TileSource {
+            store,
+            published,
+            recorder: None,
+        }
+    }
+
+    /// Also answers `GET /events` from an events log's `recorder` (none:
+    /// a raw log, `404`).
+    #[must_use]
+    pub fn with_recorder(mut self, recorder: Option<Recorder>) -> Self {
+        self.recorder = recorder;
+        self
+    }
+
+    /// The events log's recorder, if it is one.
+    pub fn recorder(&self) -> Option<&Recorder> {
+        self.recorder.as_ref()
     }
 
     /// Serves a running log: its store and its published checkpoints.
@@ -167,6 +196,8 @@ pub fn router(source: TileSource, config: HttpConfig) -> Router {
     Router::new()
         .route("/checkpoint", get(handlers::checkpoint))
         .route("/tile/{*rest}", get(handlers::tile))
+        .route("/events", get(events::events))
+        .merge(explorer::routes())
         .fallback(handlers::not_found)
         .with_state(shared)
 }
@@ -233,7 +264,8 @@ pub fn logs_router(logs: Vec<(String, TileSource)>, config: &HttpConfig) -> Rout
 
 /// `tiles` (e.g. [`logs_router`]) and the `extra` routes (e.g.
 /// [`crate::metrics::router`]), each request checked by `access` when
-/// given (see [`crate::access::http_middleware`]).
+/// given (see [`crate::access::http_middleware`]), except for the
+/// explorer's static files ([`explorer::is_file_path`]).
 pub fn router_with_access(tiles: Router, extra: Option<Router>, access: Option<Access>) -> Router {
     let r = match extra {
         Some(extra) => extra.merge(tiles),
@@ -241,11 +273,20 @@ pub fn router_with_access(tiles: Router, extra: Option<Router>, access: Option<A
     };
     match access {
         None => r,
-        Some(a) => r.layer(axum::middleware::from_fn_with_state(
-            a,
-            crate::access::http_middleware,
-        )),
+        Some(a) => r.layer(axum::middleware::from_fn_with_state(a, checked)),
     }
+}
+
+/// The access check, for everything but the explorer's files.
+async fn checked(
+    state: axum::extract::State<Access>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if explorer::is_file_path(req.uri().path()) {
+        return next.run(req).await;
+    }
+    crate::access::http_middleware(state, req, next).await
 }
 
 /// Serves `app` on connections accepted by [`net::accept`] (connection
