@@ -63,6 +63,7 @@ enum Command {
     Reindex(cmd::reindex::Args),
     Recover(cmd::recover::Args),
     Doctor(cmd::doctor::Args),
+    Health(cmd::health::Args),
     Config(cmd::config::Args),
     Token(cmd::token::Args),
 }
@@ -89,6 +90,7 @@ fn main() -> ExitCode {
         Command::Reindex(args) => cmd::reindex::run(args),
         Command::Recover(args) => cmd::recover::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Health(args) => cmd::health::run(args),
         Command::Config(args) => cmd::config::run(args),
         Command::Token(args) => cmd::token::run(args),
     })

@@ -16,6 +16,7 @@ pub mod consistency;
 pub mod doctor;
 pub mod export;
 pub mod fsck;
+pub mod health;
 pub mod history;
 pub mod keygen;
 pub mod prove;

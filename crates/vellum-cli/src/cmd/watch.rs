@@ -4,13 +4,17 @@
 //! Wiring only: `vellum_client::Client::update_trusted` verifies each step
 //! (signature, policy, consistency proof from the trusted checkpoint) and
 //! keeps the state file; this command loops, reports, and saves evidence.
+//! With `--audit-url` it also runs `vellum_audit` (what `vellum audit`
+//! does) every `--audit-interval`, so one long-running process is a whole
+//! monitor (the monitor of docker-compose.yml).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use vellum_client::{Client, ClientError, StatusCode, Step, TrustedState};
+use vellum_audit::AuditOptions;
+use vellum_client::{Client, ClientError, StatusCode, Step, Trust, TrustedState};
 
 use crate::cmd::serve::duration;
 use crate::exit::{CmdResult, Failure};
@@ -23,7 +27,8 @@ Exit status:
   1  the log forked or rolled back: two checkpoints of one size with different
      roots, a checkpoint that does not extend the trusted one, or a smaller
      one; the evidence (both signed checkpoints and the failed proof) is saved
-     to --evidence and the state file is left as it was
+     to --evidence and the state file is left as it was. With --audit-url:
+     also when the log failed an audit (as `vellum audit` exits 1)
   2  usage error, unreadable or unwritable state file, bad key or policy, or
      (with --once) the log could not be reached";
 
@@ -44,7 +49,13 @@ Exit status:
         proves the log signed two incompatible histories.\n\n\
         A log that cannot be reached, or has not signed a checkpoint yet, is \
         reported on stderr and tried again at \
-        the next interval (with --once it is an error).",
+        the next interval (with --once it is an error).\n\n\
+        With --audit-url the watch also audits the whole log through its tlog-tiles \
+        URL, as `vellum audit` does, at the first check and then every \
+        --audit-interval, remembering what it verified in --audit-state; one line \
+        per audit goes to stdout. The audit uses the same trust, --ca and token (it \
+        needs the audit role). An audit that cannot finish is reported and tried \
+        again at the next audit interval.",
     after_help = WATCH_EXIT_HELP,
 )]
 pub struct Args {
@@ -64,9 +75,29 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "5s")]
     interval: Duration,
 
-    /// Check once and exit.
+    /// Check once and exit (with --audit-url: and audit once).
     #[arg(long)]
     once: bool,
+
+    /// Also audit the whole log through its tlog-tiles URL prefix (where
+    /// `checkpoint` and `tile/` are), as `vellum audit --url` does.
+    #[arg(long, value_name = "URL", help_heading = "Audit")]
+    audit_url: Option<String>,
+
+    /// Time between two audits.
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "5m",
+        requires = "audit_url", help_heading = "Audit")]
+    audit_interval: Duration,
+
+    /// The audit's state file, as `vellum audit --state` (default
+    /// <state>.audit).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "audit_url",
+        help_heading = "Audit"
+    )]
+    audit_state: Option<PathBuf>,
 }
 
 /// Runs `vellum watch`.
@@ -80,6 +111,7 @@ pub fn run(args: Args) -> CmdResult {
         PathBuf::from(name)
     });
     let mut state = TrustedState::open(&args.state, &trust).map_err(remote::failure)?;
+    let audit = audit_options(&args, &trust)?;
     remote::runtime()?.block_on(async {
         let options = args.remote.options()?;
         // A log that is down at start is waited for, like one that goes
@@ -94,6 +126,7 @@ pub fn run(args: Args) -> CmdResult {
                 Err(e) => return Err(remote::failure(e)),
             }
         };
+        let mut next_audit = tokio::time::Instant::now();
         loop {
             match client.update_trusted(&mut state).await {
                 Ok(step) => report(&step, &state)?,
@@ -111,12 +144,75 @@ pub fn run(args: Args) -> CmdResult {
                     eprintln!("warning: {e} (trying again in {:?})", args.interval);
                 }
             }
+            if let Some(opts) = &audit
+                && tokio::time::Instant::now() >= next_audit
+            {
+                next_audit = tokio::time::Instant::now() + args.audit_interval;
+                run_audit(opts, args.once, args.audit_interval).await?;
+            }
             if args.once {
                 return Ok(());
             }
             tokio::time::sleep(args.interval).await;
         }
     })
+}
+
+/// What `--audit-url` asks for, as `vellum audit` would run it: the
+/// watch's trust as the policy, its CA and its token.
+fn audit_options(args: &Args, trust: &Trust) -> anyhow::Result<Option<AuditOptions>> {
+    let Some(url) = &args.audit_url else {
+        return Ok(None);
+    };
+    let policy = trust.policy().context("--vkey is not a log key")?;
+    let mut opts = AuditOptions::new(url, policy);
+    opts.log_key = args.remote.vkey.clone();
+    opts.state = Some(args.audit_state.clone().unwrap_or_else(|| {
+        let mut name = args.state.clone().into_os_string();
+        name.push(".audit");
+        PathBuf::from(name)
+    }));
+    if let Some(ca) = &args.remote.ca {
+        opts.ca_pem =
+            Some(std::fs::read(ca).with_context(|| format!("cannot read --ca {}", ca.display()))?);
+    }
+    opts.token = match &args.remote.token_file {
+        Some(f) => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read --token-file {}", f.display()))?,
+        ),
+        None => std::env::var(remote::TOKEN_ENV).ok(),
+    };
+    Ok(Some(opts))
+}
+
+/// One audit: a line on stdout when it passed; a failed audit stops the
+/// watch (exit 1); one that could not finish is a warning (an error with
+/// --once).
+async fn run_audit(opts: &AuditOptions, once: bool, interval: Duration) -> Result<(), Failure> {
+    match vellum_audit::audit(opts).await {
+        Ok(r) => {
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "audited size {} ({} new entries recomputed from the tiles, root matches the signed one)",
+                r.size, r.entries
+            )
+            .and_then(|()| out.flush())
+            .context("cannot write to stdout")?;
+            Ok(())
+        }
+        Err(e) if e.is_verdict() => Err(Failure::rejected(
+            anyhow::Error::new(e).context(format!("the log at {} failed the audit", opts.url)),
+        )),
+        Err(e) if once => Err(anyhow::Error::new(e)
+            .context("the audit did not finish")
+            .into()),
+        Err(e) => {
+            eprintln!("warning: the audit did not finish: {e} (trying again in {interval:?})");
+            Ok(())
+        }
+    }
 }
 
 /// A new log answers FAILED_PRECONDITION until it signs its first
