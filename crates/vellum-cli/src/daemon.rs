@@ -116,9 +116,22 @@ where
     if let Err(Failure::Rejected(e) | Failure::Trouble(e)) = &result
         && json()
     {
-        tracing::error!(error = format!("{e:#}"), "stopped on an error");
+        tracing::error!(error = one_line(e), "stopped on an error");
     }
     result
+}
+
+/// The error and its causes as `outer: inner`, a cause whose text is
+/// already shown left out (as the `error:` line has them).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out = format!("{out}: {text}");
+        }
+    }
+    out
 }
 
 /// Logs to stderr as text (see [`init_tracing_in`]).
