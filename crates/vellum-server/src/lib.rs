@@ -4,7 +4,8 @@
 //! * [`status`]: the one place where log errors become gRPC statuses.
 //! * [`limits`]: every network limit, explicit.
 //! * [`net`]: accepted connections: the connection limit, TLS, idle timeout.
-//! * [`tls`]: the rustls server configuration from PEM files.
+//! * [`tls`]: the rustls server configuration from PEM files, rotatable.
+//! * [`reload`]: tokens and TLS read again and swapped in (SIGHUP).
 //! * [`access`]: bearer tokens, roles, and the checks on both listeners.
 //! * [`embedded`]: the one-folder deployment (store, signer journal, key).
 //! * [`witness`]: the log's witnesses, reached over tlog-witness HTTP.
@@ -34,6 +35,7 @@ pub mod memory;
 pub mod metrics;
 pub mod net;
 pub mod recover;
+pub mod reload;
 pub mod run;
 pub mod status;
 pub mod tls;
@@ -45,6 +47,7 @@ pub use export::ExportOptions;
 pub use grpc::signer::SignerAddr;
 pub use limits::Limits;
 pub use local_signer::LocalSigner;
+pub use reload::{ReloadReport, Reloader};
 pub use run::{
     LogKind, NamedLog, Running, RunningLog, ServeError, ServeOptions, ServerStats, Tuning, start,
 };

@@ -16,12 +16,13 @@ use crate::access::{Access, AccessPolicy, AccessStats};
 use crate::embedded::{self, DeployError, Layout};
 use crate::export::{ExportOptions, run_continuous};
 use crate::grpc::signer::SignerAddr;
-use crate::grpc::{self, GrpcError};
+use crate::grpc::{self, GrpcError, RequestLogLayer};
 use crate::http::{self, HttpConfig, TileSource};
 use crate::limits::Limits;
 pub use crate::logs::{LogKind, NamedLog, RunningLog, Tuning};
 use crate::logs::{Opened, open_one, sign_with};
 use crate::net::{self, ConnStats};
+use crate::reload::Reloader;
 use crate::tls::{self, TlsError, TlsFiles};
 
 /// Everything `vellum serve` needs.
@@ -234,6 +235,8 @@ pub struct Running {
     pub logs: Vec<RunningLog>,
     /// Connection and denial counters.
     pub stats: Arc<ServerStats>,
+    /// Reads the token file and the TLS files again (SIGHUP).
+    pub reloader: Reloader,
     stop: Option<oneshot::Sender<()>>,
     grpc: JoinHandle<Result<(), GrpcError>>,
     http: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
@@ -302,12 +305,13 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
     check_safety(&opts)?;
     opts.check_logs()?;
     // TLS files are read before anything is opened: a bad key changes
-    // nothing.
-    let (grpc_tls, http_tls) = match &opts.tls {
+    // nothing. Both listeners share the material, which a reload swaps.
+    let tls = opts.tls.clone().map(tls::ServerTls::load).transpose()?;
+    let (grpc_tls, http_tls) = match &tls {
         None => (None, None),
-        Some(files) => (
-            Some(tls::server_config(files, &[b"h2"])?),
-            Some(tls::server_config(files, &[b"h2", b"http/1.1"])?),
+        Some(t) => (
+            Some(t.config(&[b"h2"])?),
+            Some(t.config(&[b"h2", b"http/1.1"])?),
         ),
     };
     let stats = Arc::new(ServerStats::default());
@@ -315,6 +319,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         .access
         .clone()
         .map(|p| Access::new(p, stats.access.clone()));
+    let reloader = Reloader::new(access.clone(), tls.map(Arc::new));
     let listener = grpc::bind(opts.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -440,7 +445,8 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
             http::logs_router(tiles, &opts.http_config),
             Some(crate::metrics::router(default.log.clone(), stats.clone())),
             access.clone(),
-        );
+        )
+        .layer(RequestLogLayer::http());
         let limits = opts.limits.clone();
         let task = tokio::spawn(async move {
             http::serve_conns(conns, app, &limits, async {
@@ -459,6 +465,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         log: default.log,
         logs,
         stats,
+        reloader,
         stop: Some(stop),
         grpc,
         http,

@@ -38,9 +38,16 @@ Exit status:
         log listens on loopback only; --insecure-remote lifts that (never in \
         production).\n\n\
         A banner on stderr gives the origin, the vkey, the bound gRPC address \
-        and the data folder. Logs go to stderr; set VELLUM_LOG to a tracing \
-        filter (e.g. debug, or vellum_log=debug,info) to change what is shown; \
-        the default is info.\n\n\
+        and the data folder. Logs go to stderr, as text or (--log-format json) \
+        one JSON object per line; each call is one line (target \
+        vellum::request: request id, log, submitter, method, status, \
+        duration). Set VELLUM_LOG to a tracing filter (e.g. debug, or \
+        info,vellum::request=warn to drop the request lines) to change what \
+        is shown; the default is info.\n\n\
+        SIGHUP reloads the token file (--auth) and the TLS certificate, key \
+        and client CA: new calls and handshakes use them, open connections \
+        stay; a file that cannot be used changes nothing and is logged as an \
+        error.\n\n\
         Settings may come from a TOML file (--config FILE; see \
         examples/vellum.toml and docs/CONFIG.md) and from environment \
         variables VELLUM_<SECTION>_<KEY> (e.g. VELLUM_LIMITS_MAX_CONNECTIONS); \
@@ -52,6 +59,9 @@ Exit status:
 pub struct Args {
     #[command(flatten)]
     flags: Flags,
+
+    #[command(flatten)]
+    log: crate::daemon::LogArgs,
 }
 
 /// The flags that describe a serving log (shared with `vellum doctor` and
@@ -336,13 +346,25 @@ pub(crate) fn set_some<T: Clone>(field: &mut Option<T>, value: &Option<T>) {
 
 /// Runs `vellum serve`.
 pub fn run(args: Args) -> CmdResult {
-    crate::daemon::run("vellum", |stop| serve(args, stop))
+    let format = args.log.log_format;
+    crate::daemon::run("vellum", format, |stop, hup| serve(args, stop, hup))
 }
 
-async fn serve(args: Args, stop: crate::daemon::Stop) -> CmdResult {
+async fn serve(args: Args, stop: crate::daemon::Stop, mut hup: crate::daemon::Hangup) -> CmdResult {
     let opts = args.flags.options()?;
     let running = vellum_server::start(opts.clone()).await?;
     banner(&running, &opts);
+    // SIGHUP: tokens and TLS read again and swapped in (logged by the
+    // reloader); the files are small, read off the async threads.
+    let reloader = running.reloader.clone();
+    tokio::spawn(async move {
+        loop {
+            hup.recv().await;
+            tracing::info!("SIGHUP: reloading the token file and the TLS files");
+            let r = reloader.clone();
+            let _ = tokio::task::spawn_blocking(move || r.reload_and_log()).await;
+        }
+    });
     // What `vellum doctor` would say, once the log is up (the listeners'
     // safety was already enforced by start: not repeated here).
     for f in vellum_server::doctor::doctor(&opts) {
@@ -361,12 +383,19 @@ async fn serve(args: Args, stop: crate::daemon::Stop) -> CmdResult {
         .run_until(stop)
         .await
         .map_err(|e| anyhow::Error::new(e).context("the log stopped on an error (restart it)"))?;
-    eprintln!("vellum: stopped cleanly");
+    if crate::daemon::json() {
+        tracing::info!("stopped cleanly");
+    } else {
+        eprintln!("vellum: stopped cleanly");
+    }
     Ok(())
 }
 
 /// What an operator (or a test) needs to reach and trust the log.
 fn banner(running: &Running, opts: &ServeOptions) {
+    if crate::daemon::json() {
+        return banner_json(running, opts);
+    }
     let data = std::path::absolute(&opts.data).unwrap_or_else(|_| opts.data.clone());
     let key = opts.key.clone().unwrap_or_else(|| data.join("log.key"));
     let key_note = if running.new_key {
@@ -384,6 +413,9 @@ fn banner(running: &Running, opts: &ServeOptions) {
     eprintln!("  gRPC:  {scheme}://{}", running.grpc_addr);
     if let Some(http) = running.http_addr {
         eprintln!("  tiles: {scheme}://{http}/ (checkpoint, tile/...)");
+    }
+    if let Some(tls) = running.reloader.tls_summary() {
+        eprintln!("  tls:   {tls}");
     }
     if let Some(access) = &opts.access {
         eprintln!("  auth:  {} bearer token(s)", access.len());
@@ -421,7 +453,48 @@ fn banner(running: &Running, opts: &ServeOptions) {
             eprintln!("    tiles: {scheme}://{http}/logs/{}/", l.name);
         }
     }
-    eprintln!("  stop:  Ctrl-C or SIGTERM");
+    eprintln!("  stop:  Ctrl-C or SIGTERM (SIGHUP reloads tokens and TLS)");
+}
+
+/// The banner as log events (`--log-format json`): one `serving` event
+/// with the default log's fields, and one per other log.
+fn banner_json(running: &Running, opts: &ServeOptions) {
+    let data = std::path::absolute(&opts.data).unwrap_or_else(|_| opts.data.clone());
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    let grpc = format!("{scheme}://{}", running.grpc_addr);
+    let tiles = running.http_addr.map(|a| format!("{scheme}://{a}/"));
+    let key = opts.signer.is_none().then(|| {
+        opts.key
+            .clone()
+            .unwrap_or_else(|| data.join("log.key"))
+            .display()
+            .to_string()
+    });
+    tracing::info!(
+        origin = %running.origin,
+        vkey = %running.vkey,
+        grpc,
+        tiles,
+        tls = running.reloader.tls_summary().map(|t| t.to_string()),
+        tokens = opts.access.as_ref().map(|a| a.len()),
+        export = opts.export.as_ref().map(|e| e.out.display().to_string()),
+        signer = opts.signer.as_ref().map(ToString::to_string),
+        data = %data.display(),
+        key,
+        new_key = running.new_key,
+        "serving"
+    );
+    for l in &running.logs {
+        tracing::info!(
+            log = %l.name,
+            origin = %l.origin,
+            vkey = %l.vkey,
+            new_key = l.new_key,
+            data = %opts.layout_of(&l.name).data.display(),
+            tiles = running.http_addr.map(|a| format!("{scheme}://{a}/logs/{}/", l.name)),
+            "serving log"
+        );
+    }
 }
 
 /// A duration with its unit: `500us`, `2ms`, `10s`, `5m` (the

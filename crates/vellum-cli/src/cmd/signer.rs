@@ -52,6 +52,9 @@ pub struct Args {
     /// Print the journal and exit.
     #[arg(long, conflicts_with_all = ["key", "listen"])]
     list: bool,
+
+    #[command(flatten)]
+    log: crate::daemon::LogArgs,
 }
 
 /// The flags that configure `vellum signer` (shared with `vellum config
@@ -105,7 +108,10 @@ pub fn run(args: Args) -> CmdResult {
         return list(config.journal()?);
     }
     let settings = config.to_serve()?;
-    crate::daemon::run("vellum-signer", |stop| serve(settings, stop))
+    crate::daemon::run("vellum-signer", args.log.log_format, |stop, hup| {
+        hup.nothing_to_reload("the signer");
+        serve(settings, stop)
+    })
 }
 
 async fn serve(s: SignerSettings, stop: crate::daemon::Stop) -> CmdResult {
@@ -126,6 +132,17 @@ async fn serve(s: SignerSettings, stop: crate::daemon::Stop) -> CmdResult {
     // Printed once the address is bound: a log started after the banner
     // can connect.
     let banner = || {
+        if crate::daemon::json() {
+            tracing::info!(
+                origin = %vkey.name(),
+                vkey = %vkey,
+                listen = %addr,
+                journal = %journal.display(),
+                last_signed = %last,
+                "serving"
+            );
+            return;
+        }
         eprintln!("vellum: signer for {}", vkey.name());
         eprintln!("  vkey:    {vkey}");
         eprintln!("  listen:  {addr}");
@@ -141,7 +158,11 @@ async fn serve(s: SignerSettings, stop: crate::daemon::Stop) -> CmdResult {
     vellum_server::grpc::serve_signer(&addr, service, banner, stop)
         .await
         .with_context(|| format!("signer on {addr}"))?;
-    eprintln!("vellum: signer stopped");
+    if crate::daemon::json() {
+        tracing::info!("stopped cleanly");
+    } else {
+        eprintln!("vellum: signer stopped");
+    }
     Ok(())
 }
 

@@ -52,6 +52,9 @@ pub struct Args {
     /// Print each log's cosigned size and exit.
     #[arg(long, conflicts_with = "key")]
     list: bool,
+
+    #[command(flatten)]
+    log: crate::daemon::LogArgs,
 }
 
 /// The flags that configure `vellum witness` (shared with `vellum config
@@ -126,7 +129,10 @@ pub fn run(args: Args) -> CmdResult {
         }
         return Ok(());
     }
-    crate::daemon::run("vellum-witness", |stop| serve(s, logs, stop))
+    crate::daemon::run("vellum-witness", args.log.log_format, |stop, hup| {
+        hup.nothing_to_reload("the witness");
+        serve(s, logs, stop)
+    })
 }
 
 async fn serve(s: WitnessSettings, logs: TrustedLogs, stop: crate::daemon::Stop) -> CmdResult {
@@ -145,19 +151,34 @@ async fn serve(s: WitnessSettings, logs: TrustedLogs, stop: crate::daemon::Stop)
         .await
         .with_context(|| format!("cannot listen on {}", s.listen))?;
     let addr = listener.local_addr().context("listener address")?;
-    eprintln!("vellum: witness {}", witness.name());
-    eprintln!("  vkey:   {}", witness.vkey());
-    eprintln!("  http:   http://{addr}");
-    eprintln!("  logs:   {}", s.logs.display());
-    eprintln!("  state:  {}", s.state.display());
-    eprintln!("  stop:   Ctrl-C or SIGTERM");
+    if crate::daemon::json() {
+        tracing::info!(
+            origin = %witness.name(),
+            vkey = %witness.vkey(),
+            http = format!("http://{addr}"),
+            logs = %s.logs.display(),
+            state = %s.state.display(),
+            "serving"
+        );
+    } else {
+        eprintln!("vellum: witness {}", witness.name());
+        eprintln!("  vkey:   {}", witness.vkey());
+        eprintln!("  http:   http://{addr}");
+        eprintln!("  logs:   {}", s.logs.display());
+        eprintln!("  state:  {}", s.state.display());
+        eprintln!("  stop:   Ctrl-C or SIGTERM");
+    }
     let stop = async move {
         stop.await;
     };
     vellum_witness::http::serve(listener, Arc::new(witness), stop)
         .await
         .context("witness HTTP server")?;
-    eprintln!("vellum: witness stopped");
+    if crate::daemon::json() {
+        tracing::info!("stopped cleanly");
+    } else {
+        eprintln!("vellum: witness stopped");
+    }
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use http::Request;
 
 use super::{Access, Denial, HTTP_NEED, Need, grpc_need};
 use crate::gate::Gate;
+use crate::grpc::request_log::Submitter;
 use crate::net::ConnInfo;
 
 /// The access check of every gRPC call, for a [`GateLayer`](crate::gate::GateLayer).
@@ -30,7 +31,8 @@ impl Gate for AccessGate {
         let path = req.uri().path();
         let peer = req.extensions().get::<ConnInfo>();
         let log = crate::grpc::route::log_of(req.headers())?;
-        match access.check(path, log, grpc_need(path), req.headers(), peer) {
+        let who = req.extensions().get::<Submitter>();
+        match access.check_noting(path, log, grpc_need(path), req.headers(), peer, who) {
             Ok(Some(identity)) => {
                 req.extensions_mut().insert(identity);
                 Ok(())
@@ -53,7 +55,8 @@ pub async fn http_middleware(
     let peer = req.extensions().get::<ConnInfo>();
     let what = format!("GET {}", req.uri().path());
     let log = crate::http::log_of_path(req.uri().path());
-    match access.check(&what, log, Need::Role(HTTP_NEED), req.headers(), peer) {
+    let who = req.extensions().get::<Submitter>();
+    match access.check_noting(&what, log, Need::Role(HTTP_NEED), req.headers(), peer, who) {
         Ok(_) => next.run(req).await,
         Err(Denial::Unauthenticated(m)) => (
             http::StatusCode::UNAUTHORIZED,

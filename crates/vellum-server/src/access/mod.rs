@@ -57,10 +57,11 @@
 //! [`AccessStats`] and logged at warn with the method and the token's name.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use arc_swap::ArcSwap;
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -69,8 +70,10 @@ use crate::net::ConnInfo;
 
 mod grants;
 mod layers;
+mod reload;
 pub use grants::{Grants, Roles};
 pub use layers::{AccessGate, http_middleware};
+pub use reload::TokenChange;
 
 /// A role on the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -190,6 +193,9 @@ struct Entry {
 /// The tokens a server accepts.
 pub struct AccessPolicy {
     entries: Vec<Entry>,
+    /// The file it was read from ([`AccessPolicy::load`]), read again on
+    /// a reload.
+    source: Option<PathBuf>,
 }
 
 impl fmt::Debug for AccessPolicy {
@@ -296,7 +302,10 @@ impl AccessPolicy {
         if entries.is_empty() {
             return Err(AccessError::Empty);
         }
-        Ok(AccessPolicy { entries })
+        Ok(AccessPolicy {
+            entries,
+            source: None,
+        })
     }
 
     /// Reads and parses a token file.
@@ -309,7 +318,14 @@ impl AccessPolicy {
             path: path.display().to_string(),
             source,
         })?;
-        AccessPolicy::parse(&text)
+        let mut policy = AccessPolicy::parse(&text)?;
+        policy.source = Some(path.to_owned());
+        Ok(policy)
+    }
+
+    /// The file this policy was read from, if it was ([`AccessPolicy::load`]).
+    pub fn source(&self) -> Option<&Path> {
+        self.source.as_deref()
     }
 
     /// How many tokens are listed.
@@ -373,17 +389,21 @@ pub enum Denial {
     PermissionDenied(String),
 }
 
-/// The access check shared by both listeners.
+/// The access check shared by both listeners. Clones share one policy,
+/// which [`Access::reload`] replaces for every call that starts after it.
 #[derive(Clone, Debug)]
 pub struct Access {
-    policy: Arc<AccessPolicy>,
+    policy: Arc<ArcSwap<AccessPolicy>>,
     stats: Arc<AccessStats>,
 }
 
 impl Access {
     /// Checks calls against `policy`, counting denials in `stats`.
     pub fn new(policy: Arc<AccessPolicy>, stats: Arc<AccessStats>) -> Access {
-        Access { policy, stats }
+        Access {
+            policy: Arc::new(ArcSwap::new(policy)),
+            stats,
+        }
     }
 
     /// Decides a call to `what` on the log named `log` needing `need`,
@@ -400,14 +420,34 @@ impl Access {
         headers: &HeaderMap,
         peer: Option<&ConnInfo>,
     ) -> Result<Option<Identity>, Denial> {
+        self.check_noting(what, log, need, headers, peer, None)
+    }
+
+    /// As [`Access::check`], and names the caller in `who` (for the
+    /// request's log line) as soon as its credentials are known, even if
+    /// the call is then denied for want of a role.
+    ///
+    /// # Errors
+    ///
+    /// The [`Denial`].
+    pub fn check_noting(
+        &self,
+        what: &str,
+        log: &str,
+        need: Need,
+        headers: &HeaderMap,
+        peer: Option<&ConnInfo>,
+        who: Option<&crate::grpc::request_log::Submitter>,
+    ) -> Result<Option<Identity>, Denial> {
         let Need::Role(role) = need else {
             return Ok(None);
         };
+        let policy = self.policy.load();
         let remote = peer.map(|p| p.remote.to_string()).unwrap_or_default();
         let cert = peer.and_then(|p| p.client_cert_sha256.as_ref());
         let identity = match (bearer(headers), cert) {
             (Ok(token), _) => {
-                let Some(identity) = self.policy.authenticate(token) else {
+                let Some(identity) = policy.authenticate(token) else {
                     self.stats.unauthenticated.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(method = what, %remote, "denied: unknown token");
                     return Err(Denial::Unauthenticated(
@@ -417,7 +457,7 @@ impl Access {
                 identity
             }
             (Err(NO_HEADER), Some(fingerprint)) => {
-                let Some(identity) = self.policy.authenticate_cert(fingerprint) else {
+                let Some(identity) = policy.authenticate_cert(fingerprint) else {
                     self.stats.unauthenticated.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(method = what, %remote, "denied: unknown client certificate");
                     return Err(Denial::Unauthenticated(
@@ -435,6 +475,9 @@ impl Access {
                 )));
             }
         };
+        if let Some(who) = who {
+            who.set(&identity.name);
+        }
         if !identity.roles.allows(log, role) {
             self.stats.permission_denied.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(

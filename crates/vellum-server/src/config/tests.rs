@@ -173,8 +173,10 @@ fn every_key_has_its_own_variable() {
     assert_eq!(vars.len(), keys.len());
     assert!(vars.contains("VELLUM_SIGNER_STATE"));
     assert!(vars.contains("VELLUM_LIMITS_MAX_CONNECTIONS"));
-    // VELLUM_LOG is the tracing filter; no key may take it.
+    // VELLUM_LOG is the tracing filter, VELLUM_LOG_FORMAT the format of
+    // the log lines (`--log-format`); no key may take them.
     assert!(!vars.contains("VELLUM_LOG"));
+    assert!(!vars.contains("VELLUM_LOG_FORMAT"));
 }
 
 #[test]
@@ -305,7 +307,7 @@ fn the_signer_example_is_valid() {
 
 /// The three processes' variables never meet: one environment can hold a
 /// log's, a signer's and a witness's settings. `VELLUM_LOG` stays the
-/// tracing filter.
+/// tracing filter, `VELLUM_LOG_FORMAT` the format of the log lines.
 #[test]
 fn no_two_processes_share_a_variable() {
     fn vars<T: Layered>() -> BTreeSet<String> {
@@ -326,5 +328,6 @@ fn no_two_processes_share_a_variable() {
     }
     for all in [&serve, &signer, &witness] {
         assert!(!all.contains("VELLUM_LOG"));
+        assert!(!all.contains("VELLUM_LOG_FORMAT"));
     }
 }

@@ -3,6 +3,7 @@
 
 mod deadline;
 pub mod log;
+pub mod request_log;
 pub mod route;
 mod shed;
 pub mod signer;
@@ -25,6 +26,7 @@ use crate::limits::Limits;
 use crate::net::{self, ConnStats};
 pub use deadline::DeadlineLayer;
 pub use log::LogService;
+pub use request_log::RequestLogLayer;
 pub use route::LogRouter;
 pub use shed::ShedGate;
 
@@ -101,6 +103,8 @@ pub async fn serve_conns(
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
+        // Outermost: one line per call, refusals by the gates below too.
+        .layer(RequestLogLayer::grpc())
         // Every call, streams included, must produce its response headers
         // within the request timeout (a client's shorter grpc-timeout
         // wins): applied here, once.
