@@ -313,7 +313,7 @@ impl Sequencer {
 
     /// Sequences and commits one round; returns how many entries each
     /// member's callers got answered.
-    fn round(&mut self, pool: Pool) -> Result<Vec<(usize, usize)>, LogError> {
+    fn round(&mut self, mut pool: Pool) -> Result<Vec<(usize, usize)>, LogError> {
         let started = Instant::now();
         let mut sequenced = Vec::with_capacity(pool.len());
         let mut failure = None;
@@ -354,7 +354,6 @@ impl Sequencer {
             return Err(e);
         }
         let elapsed = started.elapsed();
-        let mut pool = pool;
         let mut counts = Vec::with_capacity(sequenced.len());
         for (m, batch, results) in sequenced {
             let (Some(member), Some(reqs)) = (

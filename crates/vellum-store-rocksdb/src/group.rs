@@ -78,7 +78,10 @@ impl CommitGroup for RocksGroup {
         }
         // The one durable step for every log of the round; see
         // `RocksStore::commit` for what a crash or an error leaves.
-        store_write(&self.members[0], wb)?;
+        self.members[0]
+            .db
+            .write_opt(wb, &sync_write())
+            .map_err(|e| io("commit", e))?;
         for (store, batch, mut head) in staged {
             store.applied(batch, &mut head);
         }
@@ -90,10 +93,4 @@ impl CommitGroup for RocksGroup {
             .get(member)
             .map(|m| Arc::clone(m) as Arc<dyn LogStore>)
     }
-}
-
-fn store_write(any: &RocksStore, wb: WriteBatch) -> Result<(), StoreError> {
-    any.db
-        .write_opt(wb, &sync_write())
-        .map_err(|e| io("commit", e))
 }
