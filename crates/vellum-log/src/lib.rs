@@ -46,5 +46,5 @@ pub use publisher::Published;
 pub use reads::{At, ConsistencyProof, EntryAndProof, InclusionProof};
 pub use sequencer::{Assigned, Sequencing};
 pub use signer::{BoxFuture, SignError, Signer};
-pub use stats::Stats;
+pub use stats::{RoundSizes, Stats, WitnessStats};
 pub use witnessing::{Witness, WitnessFailure, Witnessing};

@@ -78,6 +78,8 @@ pub struct ServeOptions {
     /// The logs besides the default one (`[[logs]]` in the configuration),
     /// each in `<data>/logs/<name>/`.
     pub logs: Vec<NamedLog>,
+    /// Alerts and detectors (`[guard]`).
+    pub guard: crate::guard::GuardOptions,
 }
 
 impl ServeOptions {
@@ -105,6 +107,7 @@ impl ServeOptions {
             export: None,
             kind: LogKind::Raw,
             logs: Vec::new(),
+            guard: crate::guard::GuardOptions::default(),
         }
     }
 
@@ -243,6 +246,8 @@ pub struct Running {
     exports: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
     /// The thread that sequences every log of the database, stopped after them.
     sequencing: vellum_log::Sequencing,
+    /// The server's alerts (`None`: the guard is off).
+    pub alerts: Option<crate::guard::Alerts>,
 }
 
 /// Checks that `opts` is safe to run: a listener beyond loopback needs TLS
@@ -382,14 +387,19 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         match open_one(&opts, spec, sign, slot).await {
             Ok(o) => opened.push(o),
             Err(e) => {
-                for o in opened {
-                    o.log.shutdown().await;
-                }
-                sequencing.shutdown().await;
+                abandon(opened, sequencing).await;
                 return Err(named(&spec.name, e));
             }
         }
     }
+    let data = opts.layout_of(vellum_proto::DEFAULT_LOG).data;
+    let alerts = match crate::guard::start(&opts.guard, &data, &mut opened) {
+        Ok(a) => a,
+        Err(e) => {
+            abandon(opened, sequencing).await;
+            return Err(ServeError::Config(e));
+        }
+    };
     let router = grpc::LogRouter::new(
         opened
             .iter()
@@ -403,6 +413,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
             (o.name.clone(), source)
         })
         .collect();
+    let metric_logs = crate::metrics::logs_of(&opened);
     let exports: Vec<(oneshot::Sender<()>, JoinHandle<()>)> = opened
         .iter()
         .filter_map(|o| {
@@ -443,7 +454,11 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         let conns = net::accept(l, &opts.limits, http_tls, stats.http.clone());
         let app = http::router_with_access(
             http::logs_router(tiles, &opts.http_config),
-            Some(crate::metrics::router(default.log.clone(), stats.clone())),
+            Some(crate::metrics::router(
+                metric_logs,
+                stats.clone(),
+                alerts.as_ref().map(|a| a.stats().clone()),
+            )),
             access.clone(),
         )
         .layer(RequestLogLayer::http());
@@ -471,6 +486,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         http,
         exports,
         sequencing,
+        alerts,
     })
 }
 
@@ -530,11 +546,15 @@ impl Running {
         let http = match self.http.take() {
             Some((stop, mut task)) => {
                 let _ = stop.send(());
-                Some(drain("HTTP", &mut task).await)
+                Some(crate::net::drain("HTTP", &mut task).await)
             }
             None => None,
         };
-        let grpc = drain("gRPC", &mut self.grpc).await;
+        let grpc = crate::net::drain("gRPC", &mut self.grpc).await;
+        // Alerts raised so far are recorded while the logs still run.
+        if let Some(a) = &self.alerts {
+            a.stop(Duration::from_secs(2)).await;
+        }
         let logs = std::iter::once(&self.log).chain(self.logs.iter().map(|l| &l.log));
         futures::future::join_all(logs.map(Log::shutdown)).await;
         self.sequencing.shutdown().await;
@@ -563,25 +583,10 @@ impl Running {
     }
 }
 
-/// How long a stopping listener waits for its open connections to finish
-/// their calls. Idle clients that keep a connection open would otherwise
-/// hold the shutdown: tonic's graceful shutdown waits for every connection
-/// to close. Acknowledged entries are durable before their answer, so
-/// closing a connection loses none.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Waits for a listener's task up to [`DRAIN_TIMEOUT`], then aborts it
-/// (closing the connections still open).
-async fn drain<T>(what: &str, task: &mut JoinHandle<T>) -> Result<T, tokio::task::JoinError> {
-    match tokio::time::timeout(DRAIN_TIMEOUT, &mut *task).await {
-        Ok(r) => r,
-        Err(_) => {
-            tracing::warn!(
-                listener = what,
-                "connections still open after {DRAIN_TIMEOUT:?}: closing them"
-            );
-            task.abort();
-            task.await
-        }
+/// Shuts down the logs opened so far, when the start fails after them.
+async fn abandon(opened: Vec<Opened>, sequencing: vellum_log::Sequencing) {
+    for o in opened {
+        o.log.shutdown().await;
     }
+    sequencing.shutdown().await;
 }

@@ -8,6 +8,7 @@
 //! ("this is invalid") is [`Failure::rejected`](crate::exit::Failure::rejected)
 //! (exit 1); any other error, raised with `?`, exits 2.
 
+pub mod alerts;
 pub mod append;
 pub mod audit;
 pub mod checkpoint;

@@ -30,6 +30,7 @@
 //! printed as [`REDACTED`].
 
 pub mod duration;
+mod guard;
 mod sections;
 mod signer;
 
@@ -38,6 +39,7 @@ pub use sections::{
     LogSection, NamedLogConfig, PoolConfig, QueueConfig, SignerConfig, TlsConfig, WitnessesConfig,
 };
 
+pub use guard::{GuardConfig, WebhookSection};
 pub use signer::{SignerServiceConfig, SignerSettings};
 pub use vellum_config::{ConfigError, Layered, REDACTED, redact};
 
@@ -87,6 +89,8 @@ pub struct ServeConfig {
     /// `[[logs]]`: the logs besides the default one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub logs: Vec<NamedLogConfig>,
+    /// `[guard]`: alerts.
+    pub guard: GuardConfig,
 }
 
 impl Default for ServeConfig {
@@ -103,6 +107,7 @@ impl Default for ServeConfig {
             limits: LimitsConfig::default(),
             log: LogSection::default(),
             logs: Vec::new(),
+            guard: GuardConfig::default(),
         }
     }
 }
@@ -162,6 +167,14 @@ impl Layered for ServeConfig {
                 kind: crate::run::LogKind::Events,
                 ..NamedLogConfig::default()
             }],
+            guard: GuardConfig {
+                enabled: true,
+                alerts_log: Some("tenant-a".into()),
+                webhook: WebhookSection {
+                    url: Some("https://alerts.example.com/hook".into()),
+                    ..WebhookSection::default()
+                },
+            },
         }
     }
 }
@@ -272,6 +285,7 @@ impl ServeConfig {
         }
         o.check_logs()
             .map_err(|e| ConfigError::Invalid(format!("logs: {e}")))?;
+        o.guard = self.guard.to_options().map_err(ConfigError::Invalid)?;
         Ok(o)
     }
 }
