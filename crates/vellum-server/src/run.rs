@@ -15,7 +15,7 @@ use vellum_store_rocksdb::StoreOptions;
 use crate::access::{Access, AccessPolicy, AccessStats};
 use crate::embedded::{self, DeployError, Layout};
 use crate::export::{ExportOptions, run_continuous};
-use crate::grpc::signer::SignerAddr;
+use crate::grpc::signer::{SignerAddr, SignerClientTls};
 use crate::grpc::{self, GrpcError, RequestLogLayer};
 use crate::http::{self, HttpConfig, TileSource};
 use crate::limits::Limits;
@@ -24,6 +24,7 @@ use crate::logs::{Opened, open_one, sign_with};
 use crate::net::{self, ConnStats};
 use crate::reload::Reloader;
 use crate::tls::{self, TlsError, TlsFiles};
+use crate::witness::WitnessAuth;
 
 /// Everything `vellum serve` needs.
 #[derive(Clone, Debug)]
@@ -57,11 +58,16 @@ pub struct ServeOptions {
     pub access: Option<Arc<AccessPolicy>>,
     /// A signer in another process; `None` signs in-process with the key.
     pub signer: Option<SignerAddr>,
+    /// How to reach an `https://` signer: its CA and the log's client
+    /// certificate (mutual TLS).
+    pub signer_tls: SignerClientTls,
     /// The log's verifier key, required to pin a remote signer's key (else it
     /// is read from the signer at start and written to `<data>/log.vkey`).
     pub vkey: Option<VerifierKey>,
     /// Witnesses and quorum: a C2SP tlog-policy whose witnesses have URLs.
     pub witness_policy: Option<Policy>,
+    /// The CA of the witnesses' certificates and the log's tokens for them.
+    pub witness_auth: WitnessAuth,
     /// Serve checkpoints that do not meet the witness policy.
     pub publish_below_policy: bool,
     /// How long a witness round waits for the slowest witness.
@@ -98,8 +104,10 @@ impl ServeOptions {
             tls: None,
             access: None,
             signer: None,
+            signer_tls: SignerClientTls::default(),
             vkey: None,
             witness_policy: None,
+            witness_auth: WitnessAuth::default(),
             publish_below_policy: true,
             witness_timeout: Duration::from_secs(5),
             http: None,
@@ -121,8 +129,10 @@ impl ServeOptions {
             key: self.key.clone(),
             tuning: self.tuning.clone(),
             signer: self.signer.clone(),
+            signer_tls: self.signer_tls.clone(),
             vkey: self.vkey.clone(),
             witness_policy: self.witness_policy.clone(),
+            witness_auth: self.witness_auth.clone(),
             publish_below_policy: self.publish_below_policy,
             witness_timeout: self.witness_timeout,
             export: self.export.clone(),

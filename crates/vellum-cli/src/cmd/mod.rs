@@ -25,6 +25,7 @@ pub mod record;
 pub mod recover;
 pub mod reindex;
 pub mod serve;
+pub mod serve_peers;
 pub mod signer;
 pub mod token;
 pub mod verify;

@@ -105,8 +105,9 @@ pub struct Flags {
     insecure_remote: bool,
 
     /// Sign through an independent signer (`vellum signer`) at ADDR
-    /// (unix:/path/to/socket or http://host:port) instead of holding the
-    /// key in this process. --key is then not used.
+    /// (unix:/path/to/socket, http://127.0.0.1:PORT, or https://host:port
+    /// with --signer-tls-*) instead of holding the key in this process.
+    /// --key is then not used.
     #[arg(long, value_name = "ADDR", help_heading = "Signing and witnesses")]
     signer: Option<vellum_server::SignerAddr>,
 
@@ -215,6 +216,10 @@ pub struct Flags {
     // --- TLS and access (crate::cmd::serve::TlsAccess) ---
     #[command(flatten)]
     tls_access: TlsAccess,
+
+    // --- TLS to the signer and witnesses (crate::cmd::serve_peers) ---
+    #[command(flatten)]
+    peers: super::serve_peers::PeerTls,
 }
 
 /// TLS and access control flags, kept together.
@@ -327,6 +332,7 @@ impl Flags {
         set(&mut l.stream_idle_timeout, self.stream_idle_timeout);
         set(&mut l.stream_max_in_flight, self.stream_max_in_flight);
         self.tls_access.overlay(c);
+        self.peers.overlay(c);
     }
 }
 
