@@ -272,7 +272,7 @@ pub(super) fn start(w: &mut Workload, plan: &Plan) {
             (actor, at)
         }
         AlertKind::DeniedBurstIdentity => {
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 let actor = format!("intruder-{n}");
                 let s = w.injector.below(w.submitters.len() as u64) as usize;
                 let submitter = w.submitters[s].clone();
@@ -309,7 +309,7 @@ pub(super) fn start(w: &mut Workload, plan: &Plan) {
         AlertKind::DeniedBurstAddress => {
             let address = IpAddr::from([198, 51, (n / 256) as u8 + 100, n as u8]);
             for (k, t) in times(w, at, len, 60).into_iter().enumerate() {
-                let (identity, reason) = if n % 2 == 0 {
+                let (identity, reason) = if n.is_multiple_of(2) {
                     (None, Refusal::Unauthenticated)
                 } else {
                     (
