@@ -21,9 +21,9 @@ use crate::AlertKind;
 pub struct GuardConfig {
     /// All detectors at once; `false` turns every one off. Default `true`.
     pub enabled: bool,
-    /// (kind, subject) pairs whose cooldown is remembered, at most; the
+    /// Subjects whose cooldown is remembered, at most, per kind; the
     /// least recently alerted is forgotten first (it can then alert again
-    /// before its cooldown ends). Default 100,000.
+    /// before its cooldown ends). Default 10,000.
     pub max_alerted_subjects: usize,
     /// Rate spike per actor.
     pub rate_spike_actor: RateSpikeConfig,
@@ -55,7 +55,7 @@ impl Default for GuardConfig {
     fn default() -> GuardConfig {
         GuardConfig {
             enabled: true,
-            max_alerted_subjects: 100_000,
+            max_alerted_subjects: 10_000,
             rate_spike_actor: RateSpikeConfig::default(),
             rate_spike_submitter: RateSpikeConfig::default(),
             protected_resource: ProtectedResourceConfig::default(),

@@ -1,7 +1,11 @@
 //! One incident, one alert: after an alert of a kind about a subject, the
 //! same kind about the same subject is withheld for that kind's cooldown,
 //! and counted; the next alert says how many were withheld
-//! (`suppressed_before`). The table is bounded like the detectors'
+//! (`suppressed_before`). A withheld candidate costs a lookup and nothing
+//! more: its evidence is built only once it is admitted, so a flood of
+//! refusals during a burst stays cheap.
+//!
+//! One table per kind, each bounded like the detectors'
 //! (`max_alerted_subjects`); a subject forgotten early can alert again
 //! before its cooldown ends, which costs a repeat, never a miss.
 
@@ -17,33 +21,36 @@ struct Last {
     suppressed: u64,
 }
 
-/// The cooldown table.
+/// The cooldown tables.
 #[derive(Debug)]
 pub(crate) struct Cooldown {
-    last: Lru<(AlertKind, String), Last>,
+    last: [Lru<String, Last>; 12],
     cooldown_ms: [u64; 12],
 }
 
 impl Cooldown {
     pub(crate) fn new(cfg: &GuardConfig) -> Cooldown {
         Cooldown {
-            last: Lru::new(cfg.max_alerted_subjects),
+            last: std::array::from_fn(|_| Lru::new(cfg.max_alerted_subjects)),
             cooldown_ms: cfg.cooldowns_ms(),
         }
     }
 
+    /// Subjects remembered, all kinds together.
     pub(crate) fn len(&self) -> usize {
-        self.last.len()
+        self.last.iter().map(Lru::len).sum()
     }
 
-    /// The alert `c` becomes, or `None` if its subject is cooling down.
-    pub(crate) fn admit(&mut self, c: Candidate) -> Option<Alert> {
-        let cooldown_ms = self.cooldown_ms[c.kind.index()];
-        let key = (c.kind, c.subject);
-        let suppressed_before = match self.last.get_mut(&key) {
+    /// Pushes the alert `c` becomes onto `out`, unless its subject is
+    /// cooling down.
+    pub(crate) fn admit(&mut self, c: Candidate<'_>, out: &mut Vec<Alert>) {
+        let kind: AlertKind = c.kind;
+        let cooldown_ms = self.cooldown_ms[kind.index()];
+        let table = &mut self.last[kind.index()];
+        let suppressed_before = match table.get_mut(c.subject.as_ref()) {
             Some(last) if c.at_ms < last.at_ms.saturating_add(cooldown_ms) => {
                 last.suppressed += 1;
-                return None;
+                return;
             }
             Some(last) => {
                 let n = last.suppressed;
@@ -54,26 +61,23 @@ impl Cooldown {
                 n
             }
             None => {
-                self.last.insert(
-                    key.clone(),
-                    Last {
-                        at_ms: c.at_ms,
-                        suppressed: 0,
-                    },
-                );
+                let last = Last {
+                    at_ms: c.at_ms,
+                    suppressed: 0,
+                };
+                table.insert(c.subject.clone().into_owned(), last);
                 0
             }
         };
-        let (kind, subject) = key;
-        let mut evidence = c.evidence;
+        let mut evidence = c.evidence.into_map();
         evidence.insert("observations".into(), Value::from(c.observations));
         evidence.insert("cooldown_ms".into(), Value::from(cooldown_ms));
         evidence.insert("suppressed_before".into(), Value::from(suppressed_before));
-        Some(Alert {
+        out.push(Alert {
             kind,
-            subject,
+            subject: c.subject.into_owned(),
             at_ms: c.at_ms,
             evidence,
-        })
+        });
     }
 }

@@ -9,13 +9,14 @@
 //! address, every call refused from it (recorded events carry no address).
 //! An unauthenticated call counts for its address only.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use serde_json::{Map, Value};
 
 use crate::config::{DeniedBurstConfig, ms};
 use crate::lru::Lru;
-use crate::{AlertKind, Candidate, Refusal};
+use crate::{AlertKind, Candidate, Evidence, Refusal};
 
 /// Where a denial was seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +63,12 @@ impl DeniedBurst {
     }
 
     /// Counts one denial of `key` at `at_ms`.
-    pub(crate) fn observe(&mut self, key: &str, at_ms: u64, source: Source) -> Option<Candidate> {
+    pub(crate) fn observe<'a>(
+        &mut self,
+        key: &'a str,
+        at_ms: u64,
+        source: Source,
+    ) -> Option<Candidate<'a>> {
         let threshold = self.threshold;
         let times = self
             .keys
@@ -86,21 +92,44 @@ impl DeniedBurst {
         for t in times.iter() {
             by_source[usize::try_from(t & 3).unwrap_or(0)] += 1;
         }
-        let first = times.front().map_or(at, |t| t >> 2);
-        let mut e = Map::new();
-        e.insert("count".into(), Value::from(times.len()));
-        e.insert("window_ms".into(), Value::from(self.window_ms));
-        e.insert("threshold".into(), Value::from(threshold));
-        e.insert("first_ms".into(), Value::from(first));
-        e.insert("unauthenticated".into(), Value::from(by_source[0]));
-        e.insert("permission_denied".into(), Value::from(by_source[1]));
-        e.insert("recorded_denied".into(), Value::from(by_source[2]));
+        let figures = Figures {
+            count: times.len(),
+            window_ms: self.window_ms,
+            threshold,
+            first_ms: times.front().map_or(at, |t| t >> 2),
+            by_source,
+        };
         Some(Candidate {
             kind: self.kind,
-            subject: key.to_owned(),
+            subject: Cow::Borrowed(key),
             at_ms,
             observations: times.len() as u64,
-            evidence: e,
+            evidence: Evidence::Denied(figures),
         })
+    }
+}
+
+/// A burst's figures, turned into evidence only if the alert is admitted.
+#[derive(Debug)]
+pub(crate) struct Figures {
+    count: usize,
+    window_ms: u64,
+    threshold: usize,
+    first_ms: u64,
+    /// Unauthenticated, permission denied, recorded denied.
+    by_source: [u64; 3],
+}
+
+impl Figures {
+    pub(crate) fn into_map(self) -> Map<String, Value> {
+        let mut e = Map::new();
+        e.insert("count".into(), Value::from(self.count));
+        e.insert("window_ms".into(), Value::from(self.window_ms));
+        e.insert("threshold".into(), Value::from(self.threshold));
+        e.insert("first_ms".into(), Value::from(self.first_ms));
+        e.insert("unauthenticated".into(), Value::from(self.by_source[0]));
+        e.insert("permission_denied".into(), Value::from(self.by_source[1]));
+        e.insert("recorded_denied".into(), Value::from(self.by_source[2]));
+        e
     }
 }

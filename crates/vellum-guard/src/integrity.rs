@@ -12,10 +12,12 @@
 //! * clock backwards: a step back of more than `tolerance`; subject
 //!   `clock`.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::config::{GuardConfig, ms};
-use crate::{AlertKind, Candidate, Observed};
+use crate::{AlertKind, Candidate, Evidence, Observed};
 
 /// The integrity detectors' settings.
 #[derive(Debug)]
@@ -44,7 +46,7 @@ impl Integrity {
     }
 
     /// The alert `what` (an integrity signal) proposes, if any.
-    pub(crate) fn observe(&self, what: &Observed, at_ms: u64) -> Option<Candidate> {
+    pub(crate) fn observe<'a>(&self, what: &'a Observed, at_ms: u64) -> Option<Candidate<'a>> {
         let mut e = Map::new();
         let (kind, subject) = match what {
             Observed::WitnessConflict {
@@ -57,21 +59,21 @@ impl Integrity {
                 }
                 e.insert("log_size".into(), Value::from(*log_size));
                 e.insert("witness_size".into(), Value::from(*witness_size));
-                (AlertKind::WitnessConflict, witness.clone())
+                (AlertKind::WitnessConflict, Cow::Borrowed(witness.as_str()))
             }
             Observed::SignerRefused { error } => {
                 if !self.signer_refused {
                     return None;
                 }
                 e.insert("error".into(), error.as_str().into());
-                (AlertKind::SignerRefused, "signer".to_owned())
+                (AlertKind::SignerRefused, Cow::Borrowed("signer"))
             }
             Observed::SelfAuditFailed { finding } => {
                 if !self.self_audit_failed {
                     return None;
                 }
                 e.insert("finding".into(), finding.as_str().into());
-                (AlertKind::SelfAuditFailed, "self_audit".to_owned())
+                (AlertKind::SelfAuditFailed, Cow::Borrowed("self_audit"))
             }
             Observed::Stale {
                 checkpoint_age_ms,
@@ -84,7 +86,7 @@ impl Integrity {
                 e.insert("checkpoint_age_ms".into(), Value::from(*checkpoint_age_ms));
                 e.insert("waiting_entries".into(), Value::from(*waiting_entries));
                 e.insert("max_age_ms".into(), Value::from(max_age));
-                (AlertKind::StaleCheckpoint, "checkpoint".to_owned())
+                (AlertKind::StaleCheckpoint, Cow::Borrowed("checkpoint"))
             }
             Observed::ClockBackwards { last_ms, now_ms } => {
                 let tolerance = self.clock_tolerance_ms?;
@@ -96,7 +98,7 @@ impl Integrity {
                 e.insert("now_ms".into(), Value::from(*now_ms));
                 e.insert("backwards_ms".into(), Value::from(back));
                 e.insert("tolerance_ms".into(), Value::from(tolerance));
-                (AlertKind::ClockBackwards, "clock".to_owned())
+                (AlertKind::ClockBackwards, Cow::Borrowed("clock"))
             }
             Observed::Recorded { .. } | Observed::Refused { .. } => return None,
         };
@@ -105,7 +107,7 @@ impl Integrity {
             subject,
             at_ms,
             observations: 1,
-            evidence: e,
+            evidence: Evidence::Map(e),
         })
     }
 }

@@ -51,6 +51,7 @@ mod rules;
 #[cfg(feature = "testonly")]
 pub mod workload;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -296,14 +297,37 @@ pub struct Alert {
 }
 
 /// What a detector proposes; the cooldown decides whether it becomes an
-/// [`Alert`].
+/// [`Alert`]. The subject is borrowed from the observation where it can
+/// be, and the evidence is built only if the alert is admitted.
 #[derive(Debug)]
-pub(crate) struct Candidate {
+pub(crate) struct Candidate<'a> {
     pub kind: AlertKind,
-    pub subject: String,
+    pub subject: Cow<'a, str>,
     pub at_ms: u64,
     pub observations: u64,
-    pub evidence: Map<String, Value>,
+    pub evidence: Evidence,
+}
+
+/// An alert's evidence, before it is admitted.
+#[derive(Debug)]
+pub(crate) enum Evidence {
+    /// Built already (single events and integrity signals, which are
+    /// few).
+    Map(Map<String, Value>),
+    /// A rate spike's figures.
+    Rate(rate::Figures),
+    /// A denied burst's figures.
+    Denied(denied::Figures),
+}
+
+impl Evidence {
+    fn into_map(self) -> Map<String, Value> {
+        match self {
+            Evidence::Map(m) => m,
+            Evidence::Rate(f) => f.into_map(),
+            Evidence::Denied(f) => f.into_map(),
+        }
+    }
 }
 
 /// How many keys each bounded table holds now (for metrics and tests).
@@ -385,7 +409,8 @@ impl Detectors {
         if !self.enabled {
             return Vec::new();
         }
-        let mut found: Vec<Candidate> = Vec::new();
+        let mut out = Vec::new();
+        let cd = &mut self.cooldown;
         let at = o.at_ms;
         match &o.what {
             Observed::Recorded {
@@ -404,25 +429,23 @@ impl Detectors {
                     resource_id,
                     outcome: *outcome,
                 };
-                if let Some(d) = &mut self.rate_actor {
-                    found.extend(d.observe(actor, at));
-                }
-                if let Some(d) = &mut self.rate_submitter {
-                    found.extend(d.observe(submitter, at));
-                }
-                if let Some(d) = &mut self.protected {
-                    found.extend(d.observe(&event, at));
-                }
-                if let Some(d) = &mut self.privileged {
-                    found.extend(d.observe(&event, at));
-                }
-                if let Some(d) = &mut self.off_hours {
-                    found.extend(d.observe(&event, at));
-                }
-                if *outcome == Outcome::Denied
-                    && let Some(d) = &mut self.denied_identity
-                {
-                    found.extend(d.observe(actor, at, denied::Source::Recorded));
+                let found = [
+                    self.rate_actor.as_mut().and_then(|d| d.observe(actor, at)),
+                    self.rate_submitter
+                        .as_mut()
+                        .and_then(|d| d.observe(submitter, at)),
+                    self.protected.as_mut().and_then(|d| d.observe(&event, at)),
+                    self.privileged.as_mut().and_then(|d| d.observe(&event, at)),
+                    self.off_hours.as_mut().and_then(|d| d.observe(&event, at)),
+                    match (outcome, &mut self.denied_identity) {
+                        (Outcome::Denied, Some(d)) => {
+                            d.observe(actor, at, denied::Source::Recorded)
+                        }
+                        _ => None,
+                    },
+                ];
+                for c in found.into_iter().flatten() {
+                    cd.admit(c, &mut out);
                 }
             }
             Observed::Refused {
@@ -431,19 +454,25 @@ impl Detectors {
                 reason,
             } => {
                 let source = denied::Source::Refused(*reason);
-                if let (Some(identity), Some(d)) = (identity, &mut self.denied_identity) {
-                    found.extend(d.observe(identity, at, source));
+                if let (Some(identity), Some(d)) = (identity, &mut self.denied_identity)
+                    && let Some(c) = d.observe(identity, at, source)
+                {
+                    cd.admit(c, &mut out);
                 }
                 if let (Some(address), Some(d)) = (address, &mut self.denied_address) {
-                    found.extend(d.observe(&address.to_string(), at, source));
+                    let address = address.to_string();
+                    if let Some(c) = d.observe(&address, at, source) {
+                        cd.admit(c, &mut out);
+                    }
                 }
             }
-            other => found.extend(self.integrity.observe(other, at)),
+            other => {
+                if let Some(c) = self.integrity.observe(other, at) {
+                    cd.admit(c, &mut out);
+                }
+            }
         }
-        found
-            .into_iter()
-            .filter_map(|c| self.cooldown.admit(c))
-            .collect()
+        out
     }
 
     /// Time passing with no observation, up to `now_ms`. Every detector

@@ -20,11 +20,13 @@
 //!   next seen (in closed form past the warm-up): no timer, O(1) per
 //!   observation.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::config::{RateSpikeConfig, ms};
 use crate::lru::Lru;
-use crate::{AlertKind, Candidate, num};
+use crate::{AlertKind, Candidate, Evidence, num};
 
 /// One key's counting state (about 100 bytes with its key in the table).
 #[derive(Debug)]
@@ -81,7 +83,7 @@ impl RateSpike {
     }
 
     /// Counts one event of `key` at `at_ms`.
-    pub(crate) fn observe(&mut self, key: &str, at_ms: u64) -> Option<Candidate> {
+    pub(crate) fn observe<'a>(&mut self, key: &'a str, at_ms: u64) -> Option<Candidate<'a>> {
         let params = self.params;
         let w = at_ms / params.window_ms;
         let k = self.keys.get_or_insert_with(key, || {
@@ -109,25 +111,54 @@ impl RateSpike {
             return None;
         }
         k.alerted = true;
-        let mut e = Map::new();
-        e.insert("count".into(), Value::from(k.count));
-        e.insert("window_ms".into(), Value::from(params.window_ms));
-        e.insert(
-            "window_start_ms".into(),
-            Value::from(k.window.saturating_mul(params.window_ms)),
-        );
-        e.insert("baseline".into(), num(k.mean));
-        e.insert("threshold".into(), num(threshold));
-        e.insert("sigmas".into(), num(params.sigmas));
-        e.insert("min_count".into(), Value::from(params.min_count));
-        e.insert("windows_observed".into(), Value::from(k.folded));
+        let figures = Figures {
+            count: k.count,
+            window_ms: params.window_ms,
+            window_start_ms: k.window.saturating_mul(params.window_ms),
+            baseline: k.mean,
+            threshold,
+            sigmas: params.sigmas,
+            min_count: params.min_count,
+            windows_observed: k.folded,
+        };
         Some(Candidate {
             kind: params.kind,
-            subject: key.to_owned(),
+            subject: Cow::Borrowed(key),
             at_ms,
             observations: u64::from(k.count),
-            evidence: e,
+            evidence: Evidence::Rate(figures),
         })
+    }
+}
+
+/// A spike's figures, turned into evidence only if the alert is admitted.
+#[derive(Debug)]
+pub(crate) struct Figures {
+    count: u32,
+    window_ms: u64,
+    window_start_ms: u64,
+    baseline: f64,
+    threshold: f64,
+    sigmas: f64,
+    min_count: u32,
+    windows_observed: u32,
+}
+
+impl Figures {
+    pub(crate) fn into_map(self) -> Map<String, Value> {
+        let mut e = Map::new();
+        e.insert("count".into(), Value::from(self.count));
+        e.insert("window_ms".into(), Value::from(self.window_ms));
+        e.insert("window_start_ms".into(), Value::from(self.window_start_ms));
+        e.insert("baseline".into(), num(self.baseline));
+        e.insert("threshold".into(), num(self.threshold));
+        e.insert("sigmas".into(), num(self.sigmas));
+        e.insert("min_count".into(), Value::from(self.min_count));
+        e.insert(
+            "windows_observed".into(),
+            Value::from(self.windows_observed),
+        );
+        e
     }
 }
 

@@ -2,12 +2,14 @@
 //! the configuration: protected resources, privileged actions by an actor
 //! never seen doing them, and watched actors outside their hours.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::config::{NewPrivilegedActorConfig, OffHoursConfig, ProtectedResourceConfig};
 use crate::lru::Lru;
 use crate::pattern::{Pattern, first_match};
-use crate::{AlertKind, Candidate, Outcome};
+use crate::{AlertKind, Candidate, Evidence, Outcome};
 
 /// A recorded event, borrowed from its observation.
 #[derive(Clone, Copy, Debug)]
@@ -52,7 +54,7 @@ impl Protected {
         })
     }
 
-    pub(crate) fn observe(&mut self, ev: &Event<'_>, at_ms: u64) -> Option<Candidate> {
+    pub(crate) fn observe<'a>(&mut self, ev: &Event<'a>, at_ms: u64) -> Option<Candidate<'a>> {
         if self.resources.is_empty() {
             return None;
         }
@@ -65,10 +67,10 @@ impl Protected {
         e.insert("pattern".into(), pattern.as_str().into());
         Some(Candidate {
             kind: AlertKind::ProtectedResource,
-            subject: resource,
+            subject: Cow::Owned(resource),
             at_ms,
             observations: 1,
-            evidence: e,
+            evidence: Evidence::Map(e),
         })
     }
 }
@@ -109,7 +111,7 @@ impl NewPrivileged {
         self.seen.get_or_insert_with(&key, || (key.clone(), ()));
     }
 
-    pub(crate) fn observe(&mut self, ev: &Event<'_>, at_ms: u64) -> Option<Candidate> {
+    pub(crate) fn observe<'a>(&mut self, ev: &Event<'a>, at_ms: u64) -> Option<Candidate<'a>> {
         let pattern = first_match(&self.actions, ev.action)?;
         let key = pair(ev.actor, ev.action);
         if self.seen.get_mut(&key).is_some() {
@@ -122,10 +124,10 @@ impl NewPrivileged {
         }
         Some(Candidate {
             kind: AlertKind::NewPrivilegedActor,
-            subject: ev.actor.to_owned(),
+            subject: Cow::Borrowed(ev.actor),
             at_ms,
             observations: 1,
-            evidence: e,
+            evidence: Evidence::Map(e),
         })
     }
 }
@@ -221,7 +223,7 @@ impl OffHours {
         }
     }
 
-    pub(crate) fn observe(&mut self, ev: &Event<'_>, at_ms: u64) -> Option<Candidate> {
+    pub(crate) fn observe<'a>(&mut self, ev: &Event<'a>, at_ms: u64) -> Option<Candidate<'a>> {
         if self.actors.is_empty() {
             return None;
         }
@@ -248,10 +250,10 @@ impl OffHours {
         e.insert("utc_offset".into(), self.offset_text.clone().into());
         Some(Candidate {
             kind: AlertKind::OffHours,
-            subject: ev.actor.to_owned(),
+            subject: Cow::Borrowed(ev.actor),
             at_ms,
             observations: 1,
-            evidence: e,
+            evidence: Evidence::Map(e),
         })
     }
 }
