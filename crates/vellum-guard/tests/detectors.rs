@@ -646,3 +646,10 @@ fn alert_kinds_have_one_name_each() {
             .contains("rate_spike_actor")
     );
 }
+
+#[test]
+fn detectors_can_move_to_another_thread() {
+    // The server keeps them behind a lock shared by its tasks.
+    fn send<T: Send + Sync + 'static>(_: &T) {}
+    send(&Detectors::new(&GuardConfig::default()).unwrap());
+}
