@@ -53,6 +53,35 @@ pub enum Command {
     /// Recorded audit events/s against raw appends of the same bytes, and
     /// many events logs in one process against one.
     Events(EventsArgs),
+    /// The anomaly detectors on a seeded synthetic workload with injected
+    /// anomalies (simulated time, no server): precision, recall and
+    /// detection delay per detector, and a clean run that must not alert.
+    Anomalies(AnomaliesArgs),
+}
+
+/// `vellum-bench anomalies`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct AnomaliesArgs {
+    /// The seed of every random choice of the workload.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Actors (at least 200).
+    #[arg(long, value_name = "N", default_value = "10k", value_parser = count_usize)]
+    pub actors: usize,
+
+    /// Simulated length of each run (at least 25m).
+    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = duration)]
+    pub duration: Duration,
+
+    /// Mean recorded events per simulated second (before the daily rhythm).
+    #[arg(long, value_name = "R", default_value = "200", value_parser = count_u64)]
+    pub rate: u64,
+
+    /// Injected anomalies per detector, at most (fewer where the run is too
+    /// short to space them by the detector's cooldown).
+    #[arg(long, value_name = "N", default_value = "20", value_parser = count_usize)]
+    pub injections: usize,
 }
 
 /// `vellum-bench events`.

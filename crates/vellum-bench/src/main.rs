@@ -13,13 +13,16 @@
 //! * `overload`: shed rate, latency and peak RSS at 5x the measured
 //!   capacity, and the recovery after ([`overload`]);
 //! * `events`: recorded audit events against raw appends of the same
-//!   bytes, and many logs in one process against one ([`events`]).
+//!   bytes, and many logs in one process against one ([`events`]);
+//! * `anomalies`: precision, recall and detection delay of the anomaly
+//!   detectors on a synthetic workload in simulated time ([`anomalies`]).
 //!
 //! The server under test is embedded by default ([`target`]); the machine
 //! and its load are always reported ([`machine`]).
 
 #![forbid(unsafe_code)]
 
+mod anomalies;
 mod append;
 mod baseline;
 mod cli;
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Size(a) => reopen::run_size(a, &mut out),
         Command::Overload(a) => overload::run(a, &mut out, &mut machine),
         Command::Events(a) => events::run(a, &mut out),
+        Command::Anomalies(a) => anomalies::run_anomalies(a, &mut out),
     };
     machine.finish();
     match result {
@@ -69,7 +73,9 @@ fn main() -> ExitCode {
             if valid {
                 ExitCode::SUCCESS
             } else {
-                eprintln!("vellum-bench: some answers failed verification (see INVALID above)");
+                eprintln!(
+                    "vellum-bench: some answers failed verification (INVALID above) or targets were missed (MISSED above)"
+                );
                 ExitCode::from(1)
             }
         }
