@@ -376,9 +376,19 @@ impl Sequencer {
 impl Member {
     /// Answers the requests of a committed round.
     fn answer(&self, reqs: Vec<Request>, results: Vec<Vec<Assigned>>, elapsed: Duration) {
-        let mut entries = 0;
+        // Counted before anyone is answered: a caller that reads the
+        // counters after its answer finds its round in them.
+        let entries: usize = results.iter().map(Vec::len).sum();
+        self.stats.round_duration.record(elapsed);
+        self.stats.round_sizes.record(entries as u64);
+        self.stats.rounds.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .round_entries
+            .fetch_add(entries as u64, Ordering::Relaxed);
+        self.stats
+            .round_nanos
+            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
         for (req, res) in reqs.into_iter().zip(results) {
-            entries += res.len();
             // Queue capacity goes back before the answer does, so a caller
             // that appends again as soon as it hears back is not refused for
             // room its own finished call still held.
@@ -392,15 +402,6 @@ impl Member {
             self.stats.sequencing_latency.record(enqueued.elapsed());
             let _ = reply.send(Ok(res));
         }
-        self.stats.round_duration.record(elapsed);
-        self.stats.round_sizes.record(entries as u64);
-        self.stats.rounds.fetch_add(1, Ordering::Relaxed);
-        self.stats
-            .round_entries
-            .fetch_add(entries as u64, Ordering::Relaxed);
-        self.stats
-            .round_nanos
-            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
     }
 
     /// Dedups and integrates this log's share of the pool; returns the

@@ -403,7 +403,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         }
     }
     let data = opts.layout_of(vellum_proto::DEFAULT_LOG).data;
-    let alerts = match crate::guard::start(&opts.guard, &data, &mut opened) {
+    let alerts = match crate::guard::start(&opts.guard, &data, &mut opened, &stats.access).await {
         Ok(a) => a,
         Err(e) => {
             abandon(opened, sequencing).await;

@@ -16,6 +16,10 @@ pub struct GuardConfig {
     /// The log alerts are recorded in; default: the first events log.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerts_log: Option<String>,
+    /// A TOML file with the detectors' settings (docs/GUARD.md); default:
+    /// every detector with its documented defaults.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detectors: Option<std::path::PathBuf>,
     /// `[guard.webhook]`.
     pub webhook: WebhookSection,
 }
@@ -40,6 +44,7 @@ impl Default for GuardConfig {
         GuardConfig {
             enabled: o.enabled,
             alerts_log: o.alerts_log,
+            detectors: None,
             webhook: WebhookSection::default(),
         }
     }
@@ -61,8 +66,24 @@ impl GuardConfig {
     ///
     /// # Errors
     ///
-    /// A webhook URL that is not http(s), or no attempts.
+    /// A webhook URL that is not http(s), no attempts, or a detectors file
+    /// that cannot be read or holds a bad setting.
     pub fn to_options(&self) -> Result<GuardOptions, String> {
+        let detectors = match &self.detectors {
+            None => vellum_guard::GuardConfig::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    format!("guard.detectors: cannot read {}: {e}", path.display())
+                })?;
+                let cfg: vellum_guard::GuardConfig = toml::from_str(&text)
+                    .map_err(|e| format!("guard.detectors: {}: {e}", path.display()))?;
+                // Thresholds, patterns and hours are checked here, before
+                // the server starts.
+                vellum_guard::Detectors::new(&cfg)
+                    .map_err(|e| format!("guard.detectors: {}: {e}", path.display()))?;
+                cfg
+            }
+        };
         let webhook = match &self.webhook.url {
             None => None,
             Some(url) => {
@@ -85,6 +106,7 @@ impl GuardConfig {
             enabled: self.enabled,
             alerts_log: self.alerts_log.clone(),
             webhook,
+            detectors,
         })
     }
 }

@@ -176,6 +176,7 @@ impl Layered for ServeConfig {
             guard: GuardConfig {
                 enabled: true,
                 alerts_log: Some("tenant-a".into()),
+                detectors: Some(PathBuf::from("detectors.toml")),
                 webhook: WebhookSection {
                     url: Some("https://alerts.example.com/hook".into()),
                     ..WebhookSection::default()

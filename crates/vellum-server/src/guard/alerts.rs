@@ -216,6 +216,8 @@ pub struct Alerts {
     /// Set to stop the writer (see [`Alerts::stop`]).
     stop: Arc<tokio::sync::watch::Sender<bool>>,
     writer: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// Tasks that raise alerts (the detectors), stopped first.
+    raisers: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Alerts {
@@ -267,6 +269,7 @@ impl Alerts {
             log_name: log_name.to_owned(),
             stop: Arc::new(stop),
             writer: Arc::new(Mutex::new(Some(task))),
+            raisers: Arc::default(),
         })
     }
 
@@ -274,6 +277,11 @@ impl Alerts {
     /// raised so far, for up to `grace`; what is left stays in the spool
     /// and is recorded at the next start.
     pub async fn stop(&self, grace: Duration) {
+        let raisers = std::mem::take(&mut *self.raisers.lock().unwrap_or_else(|e| e.into_inner()));
+        for r in raisers {
+            r.abort();
+            let _ = r.await;
+        }
         self.stop.send_replace(true);
         let task = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(mut task) = task
@@ -298,6 +306,14 @@ impl Alerts {
         }
         self.stats.pending.fetch_add(1, Ordering::Relaxed);
         let _ = self.tx.send(Pending(alert));
+    }
+
+    /// Stops `task` (which raises alerts) when the alerts stop.
+    pub(crate) fn attach(&self, task: tokio::task::JoinHandle<()>) {
+        self.raisers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task);
     }
 
     /// Alerts recorded from now on.

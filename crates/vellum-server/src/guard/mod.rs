@@ -7,6 +7,7 @@
 //! that never holds anything up.
 
 mod alerts;
+mod feed;
 mod spool;
 mod watch;
 mod webhook;
@@ -43,7 +44,7 @@ impl WebhookConfig {
 }
 
 /// The guardrails' settings (`[guard]` in the configuration).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct GuardOptions {
     /// Record alerts in the log. On by default; off only for tests and
     /// benchmarks that measure the log without them.
@@ -54,6 +55,8 @@ pub struct GuardOptions {
     pub alerts_log: Option<String>,
     /// Also post each alert here.
     pub webhook: Option<WebhookConfig>,
+    /// The detectors' settings ([docs/GUARD.md](../../docs/GUARD.md)).
+    pub detectors: vellum_guard::GuardConfig,
 }
 
 impl Default for GuardOptions {
@@ -62,6 +65,7 @@ impl Default for GuardOptions {
             enabled: true,
             alerts_log: None,
             webhook: None,
+            detectors: vellum_guard::GuardConfig::default(),
         }
     }
 }
@@ -74,14 +78,18 @@ impl Default for GuardOptions {
 ///
 /// An `alerts_log` that names no log of the server, or a spool that
 /// cannot be opened.
-pub(crate) fn start(
+pub(crate) async fn start(
     opts: &GuardOptions,
     data: &std::path::Path,
     opened: &mut [crate::logs::Opened],
+    access: &std::sync::Arc<crate::access::AccessStats>,
 ) -> Result<Option<Alerts>, String> {
     if !opts.enabled {
         return Ok(None);
     }
+    // A bad detector setting refuses the start before anything runs.
+    let mut detectors = vellum_guard::Detectors::new(&opts.detectors)
+        .map_err(|e| format!("guard.detectors: {e}"))?;
     let target = match &opts.alerts_log {
         Some(name) => opened.iter().find(|l| &l.name == name).ok_or_else(|| {
             format!(
@@ -108,6 +116,15 @@ pub(crate) fn start(
         .map_err(|e| format!("alert spool {}: {e}", spool.display()))?;
     for o in opened.iter_mut() {
         o.service = o.service.clone().with_alerts(alerts.clone());
+    }
+    if opts.detectors.enabled {
+        let logs: Vec<_> = opened
+            .iter()
+            .map(|o| (o.name.clone(), o.log.clone(), o.service.recorder().cloned()))
+            .collect();
+        feed::seed_privileged(&mut detectors, &opts.detectors, &logs).await;
+        let task = feed::start(detectors, alerts.clone(), logs, access);
+        alerts.attach(task);
     }
     Ok(Some(alerts))
 }
