@@ -145,13 +145,13 @@ pub(crate) async fn open_one(
     };
     let (log, vkey, new_key) = match sign {
         SignWith::Local(key, new_key) => {
-            let config = log_config(spec, key.name());
+            let config = log_config(opts, spec, key.name());
             let (log, vkey) =
                 embedded::open_log(&layout, key, config, store, witnessing, export_folder).await?;
             (log, vkey, new_key)
         }
         SignWith::Remote(remote, vkey) => {
-            let config = log_config(spec, vkey.name());
+            let config = log_config(opts, spec, vkey.name());
             let log = embedded::open_with_signer(
                 &layout,
                 remote,
@@ -185,15 +185,17 @@ pub(crate) async fn open_one(
     })
 }
 
-/// The log's settings: the defaults for `origin`, with the spec's tuning.
+/// The log's settings: the defaults for `origin`, with the spec's tuning
+/// and the server's self-audit.
 ///
 /// An events log's only writer is its recorder, which batches the events
 /// that wait while its previous append commits and has one append in
 /// flight: the pool's delay would only add to every round, so it is zero
 /// (the pool's entry bound still holds).
-fn log_config(spec: &NamedLog, origin: &str) -> LogConfig {
+fn log_config(opts: &ServeOptions, spec: &NamedLog, origin: &str) -> LogConfig {
     let mut config = LogConfig::new(origin);
     spec.tuning.apply(&mut config);
+    config.self_audit = opts.self_audit.clone();
     if spec.kind == LogKind::Events {
         config.pool_max_delay = Duration::ZERO;
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use vellum_log::{Log, LogState};
+use vellum_log::{Log, LogState, SelfAuditConfig};
 use vellum_note::{Policy, VerifierKey};
 use vellum_store_rocksdb::StoreOptions;
 
@@ -78,6 +78,8 @@ pub struct ServeOptions {
     /// The logs besides the default one (`[[logs]]` in the configuration),
     /// each in `<data>/logs/<name>/`.
     pub logs: Vec<NamedLog>,
+    /// Every log's self-audit (its progress in `<data>/self-audit`).
+    pub self_audit: SelfAuditConfig,
 }
 
 impl ServeOptions {
@@ -105,6 +107,10 @@ impl ServeOptions {
             export: None,
             kind: LogKind::Raw,
             logs: Vec::new(),
+            self_audit: SelfAuditConfig {
+                entries_per_second: SelfAuditConfig::DEFAULT_ENTRIES_PER_SECOND,
+                ..SelfAuditConfig::off()
+            },
         }
     }
 

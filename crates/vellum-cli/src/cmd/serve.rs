@@ -212,6 +212,10 @@ pub struct Flags {
     #[arg(long, value_name = "N", help_heading = "Limits")]
     stream_max_in_flight: Option<usize>,
 
+    /// Entries per second the self-audit re-verifies [default: 5000]; 0: off
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    self_audit_entries_per_second: Option<u64>,
+
     // --- TLS and access (crate::cmd::serve::TlsAccess) ---
     #[command(flatten)]
     tls_access: TlsAccess,
@@ -326,6 +330,10 @@ impl Flags {
         set(&mut l.request_timeout, self.request_timeout);
         set(&mut l.stream_idle_timeout, self.stream_idle_timeout);
         set(&mut l.stream_max_in_flight, self.stream_max_in_flight);
+        set(
+            &mut c.self_audit.entries_per_second,
+            self.self_audit_entries_per_second,
+        );
         self.tls_access.overlay(c);
     }
 }

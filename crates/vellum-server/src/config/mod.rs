@@ -35,7 +35,8 @@ mod signer;
 
 pub use sections::{
     AppendConfig, AuthConfig, CheckpointConfig, ExportConfig, LimitsConfig, ListenConfig,
-    LogSection, NamedLogConfig, PoolConfig, QueueConfig, SignerConfig, TlsConfig, WitnessesConfig,
+    LogSection, NamedLogConfig, PoolConfig, QueueConfig, SelfAuditSection, SignerConfig, TlsConfig,
+    WitnessesConfig,
 };
 
 pub use signer::{SignerServiceConfig, SignerSettings};
@@ -87,6 +88,8 @@ pub struct ServeConfig {
     /// `[[logs]]`: the logs besides the default one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub logs: Vec<NamedLogConfig>,
+    /// `[self_audit]`: every log's background re-verification.
+    pub self_audit: SelfAuditSection,
 }
 
 impl Default for ServeConfig {
@@ -103,6 +106,7 @@ impl Default for ServeConfig {
             limits: LimitsConfig::default(),
             log: LogSection::default(),
             logs: Vec::new(),
+            self_audit: SelfAuditSection::default(),
         }
     }
 }
@@ -162,6 +166,7 @@ impl Layered for ServeConfig {
                 kind: crate::run::LogKind::Events,
                 ..NamedLogConfig::default()
             }],
+            self_audit: SelfAuditSection::default(),
         }
     }
 }
@@ -234,6 +239,8 @@ impl ServeConfig {
         o.limits.stream_idle_timeout = l.stream_idle_timeout;
         o.limits.stream_max_in_flight = l.stream_max_in_flight;
         o.limits.idle_timeout = l.idle_timeout;
+        o.self_audit.entries_per_second = self.self_audit.entries_per_second;
+        o.self_audit.pass_interval = self.self_audit.pass_interval;
         let log = &self.log;
         let parts = LogParts {
             key: "log",
