@@ -497,13 +497,18 @@ impl Task {
     /// saved.
     async fn fail(mut self, f: &fsck::Finding) {
         let message = format!("the self-audit found the stored data corrupt: {f}");
-        // First the state: the publisher signs nothing more, appends are
-        // refused with this message.
+        // The status, then the state, with nothing between them: whoever
+        // sees the log failed finds the finding in the status already. The
+        // state stops the publisher (nothing more signed) and appends
+        // (refused with this message).
+        self.auditor.saved.failed = Some(message.clone());
+        self.status
+            .send_replace(SelfAuditStatus::of(&self.auditor.saved));
         self.state.send_if_modified(|s| {
             if matches!(s, LogState::Failed(_)) {
                 false
             } else {
-                *s = LogState::Failed(message.clone());
+                *s = LogState::Failed(message);
                 true
             }
         });
@@ -512,9 +517,6 @@ impl Task {
             pass = self.auditor.saved.pass,
             "self-audit: the stored tree does not verify; the log stops signing"
         );
-        self.auditor.saved.failed = Some(message);
-        self.status
-            .send_replace(SelfAuditStatus::of(&self.auditor.saved));
         self.save().await;
     }
 }
