@@ -299,21 +299,36 @@ pub(crate) async fn prepare(
         head_checked: None,
     };
     if let Some(found) = auditor.saved.failed.clone() {
-        // Before anything is signed: the step that found it, again.
-        let (mut back, r) = auditor.step_blocking(head, signed).await;
-        match r {
-            Err(FsckError::Corrupt(f)) => return Err(StartupError::SelfAudit(f.to_string())),
-            Err(FsckError::Store(e)) => return Err(StartupError::Store(e)),
-            Ok(_) => {
-                tracing::warn!(
-                    was = %found,
-                    "self-audit: the record it found corrupt before the restart verifies now; \
-                     going on"
-                );
-                back.saved.failed = None;
-                auditor = back;
+        // Before anything is signed: the checks that found it, again. The
+        // step that failed is one of the next few (a checkpoint stored
+        // while it ran may come first), so go on until both the leaves and
+        // the checkpoints have moved past where they stood, or nothing is
+        // left.
+        let (leaves, checkpoints) = (auditor.saved.verified_up_to, auditor.saved.checkpoints_from);
+        loop {
+            let (back, r) = auditor.step_blocking(head, signed).await;
+            auditor = back;
+            match r {
+                Err(FsckError::Corrupt(f)) => return Err(StartupError::SelfAudit(f.to_string())),
+                Err(FsckError::Store(e)) => return Err(StartupError::Store(e)),
+                Ok(Step::CaughtUp) => break,
+                Ok(Step::Worked(_)) => {
+                    let s = &auditor.saved;
+                    let pending =
+                        signed.is_some_and(|n| s.checkpoints_from <= n.min(s.verified_up_to));
+                    if (s.verified_up_to > leaves || s.verified_up_to == head.size.get())
+                        && (s.checkpoints_from > checkpoints || !pending)
+                    {
+                        break;
+                    }
+                }
             }
         }
+        tracing::warn!(
+            was = %found,
+            "self-audit: the record it found corrupt before the restart verifies now; going on"
+        );
+        auditor.saved.failed = None;
     }
     Ok(Prepared {
         auditor,
