@@ -188,6 +188,13 @@ impl pb::log_server::Log for Liar {
         Err(Status::unimplemented("liar"))
     }
     type AppendStreamStream = tokio_stream::Empty<Result<pb::AppendResponse, Status>>;
+    type WatchAlertsStream = tokio_stream::Empty<Result<pb::RecordedAlert, Status>>;
+    async fn watch_alerts(
+        &self,
+        _: Request<pb::WatchAlertsRequest>,
+    ) -> Result<Response<Self::WatchAlertsStream>, Status> {
+        Err(Status::unimplemented("liar"))
+    }
     async fn append_stream(
         &self,
         _: Request<Streaming<pb::AppendRequest>>,

@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use vellum_log::Wait;
 use vellum_note::{CosignerKey, Policy, SigType, SignerKey};
 use vellum_testkit::TestServer;
+use vellum_testkit::metrics::{scrape, value};
 use vellum_witness::Witness;
 use vellum_witness::config::TrustedLogs;
 
@@ -134,6 +135,7 @@ async fn two_of_three_witnesses() {
     }
 
     let server = TestServer::builder(dir.path())
+        .http()
         .key(&key_path)
         .with(|o| {
             o.witness_policy = Some(policy.clone());
@@ -203,6 +205,38 @@ async fn two_of_three_witnesses() {
         log.published().unwrap().size,
         before,
         "below-policy checkpoints are not served"
+    );
+    // The metrics say the same, per witness: w0 up and cosigning the new
+    // entries, w1 and w2 down with their failures counted.
+    let m = scrape(&server.http_url().unwrap()).await;
+    let of = |w: &'static str| [("log", "default"), ("witness", w)];
+    assert_eq!(value(&m, "vellum_witness_up", &of("w0")), 1.0);
+    assert_eq!(value(&m, "vellum_witness_up", &of("w1")), 0.0);
+    assert_eq!(value(&m, "vellum_witness_up", &of("w2")), 0.0);
+    assert!(value(&m, "vellum_witness_cosigned_size", &of("w0")) > last as f64);
+    assert!(value(&m, "vellum_witness_cosigned_size", &of("w1")) >= 10.0);
+    assert!(value(&m, "vellum_witness_cosigned_size", &of("w1")) <= before.get() as f64);
+    assert!(
+        value(
+            &m,
+            "vellum_witness_last_cosigned_timestamp_seconds",
+            &of("w0")
+        ) > 1.7e9
+    );
+    let requests = |w, result| {
+        let [l, w] = of(w);
+        value(
+            &m,
+            "vellum_witness_requests_total",
+            &[l, w, ("result", result)],
+        )
+    };
+    assert!(requests("w2", "failed") + requests("w2", "timeout") >= 1.0);
+    assert!(requests("w0", "cosigned") >= 3.0);
+    assert_eq!(requests("w0", "failed") + requests("w0", "timeout"), 0.0);
+    assert_eq!(
+        value(&m, "vellum_witnessed_size", &[("log", "default")]),
+        before.get() as f64
     );
 
     // They come back from their state: witnessing catches up.

@@ -73,7 +73,9 @@ fn config_check_accepts_the_examples() {
         ],
         &[],
     );
-    assert_fails(&out, 2, &["logs"]);
+    // The first key the signer does not have: `logs`, or the witness's
+    // `[auth]` table.
+    assert_fails(&out, 2, &["logs", "auth"]);
 }
 
 #[test]

@@ -62,6 +62,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod alerts;
 pub mod batch;
 mod client;
 mod error;
@@ -70,6 +71,7 @@ mod state;
 mod trust;
 pub mod unverified;
 
+pub use alerts::{AlertStream, StreamedAlert};
 pub use client::{
     Appended, Client, History, HistoryEvent, HistoryOf, PrefixProof, RecordedEvent, Step,
 };

@@ -40,12 +40,15 @@ fn lower_bound(i: usize) -> u64 {
 #[derive(Debug)]
 pub struct LatencyHistogram {
     buckets: Box<[AtomicU64]>,
+    /// Every recorded duration added up, in microseconds.
+    sum_us: AtomicU64,
 }
 
 impl Default for LatencyHistogram {
     fn default() -> Self {
         LatencyHistogram {
             buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            sum_us: AtomicU64::new(0),
         }
     }
 }
@@ -55,6 +58,12 @@ impl LatencyHistogram {
     pub fn record(&self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         self.buckets[bucket(us)].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// Every recorded duration added up.
+    pub fn sum(&self) -> Duration {
+        Duration::from_micros(self.sum_us.load(Ordering::Relaxed))
     }
 
     /// The counts now.
@@ -82,6 +91,25 @@ impl LatencySnapshot {
                 .map(|(i, n)| n - earlier.0.get(i).copied().unwrap_or(0))
                 .collect(),
         )
+    }
+
+    /// For an exposition with upper bounds `2^k` microseconds for each
+    /// `k` in `powers`: `(bound in µs, durations in the bucket)`, not
+    /// cumulative, then `(None, the rest)`. Durations are whole
+    /// microseconds and the log-linear buckets start at powers of two, so
+    /// the counts are exact, except that a duration of exactly `2^k` µs
+    /// counts in the bucket above `2^k`.
+    pub fn power_of_two_buckets(&self, powers: &[u32]) -> Vec<(Option<u64>, u64)> {
+        let mut out = Vec::with_capacity(powers.len() + 1);
+        let mut from = 0usize;
+        for &p in powers {
+            let bound = 1u64 << p;
+            let to = bucket(bound);
+            out.push((Some(bound), self.0[from.min(to)..to].iter().sum()));
+            from = from.max(to);
+        }
+        out.push((None, self.0[from..].iter().sum()));
+        out
     }
 
     /// Durations counted.
@@ -152,5 +180,27 @@ mod tests {
         let p99 = window.quantile(0.99).unwrap();
         assert!(p99 >= Duration::from_millis(1750) && p99 <= Duration::from_secs(2));
         assert_eq!(LatencySnapshot::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn power_of_two_buckets_split_at_their_bounds() {
+        let h = LatencyHistogram::default();
+        for us in [0u64, 3, 4, 1023, 1024, 1025, 5000, 1 << 30] {
+            h.record(Duration::from_micros(us));
+        }
+        let b = h.snapshot().power_of_two_buckets(&[2, 10, 12]);
+        assert_eq!(
+            b,
+            vec![
+                (Some(4), 2),    // 0, 3
+                (Some(1024), 2), // 4, 1023
+                (Some(4096), 2), // 1024, 1025
+                (None, 2),       // 5000, 2^30
+            ]
+        );
+        assert_eq!(
+            h.sum(),
+            Duration::from_micros(3 + 4 + 1023 + 1024 + 1025 + 5000 + (1 << 30))
+        );
     }
 }

@@ -49,5 +49,5 @@ pub use reads::{At, ConsistencyProof, EntryAndProof, InclusionProof};
 pub use self_audit::{SelfAuditConfig, SelfAuditStatus};
 pub use sequencer::{Assigned, Sequencing};
 pub use signer::{BoxFuture, SignError, Signer};
-pub use stats::Stats;
+pub use stats::{RoundSizes, Stats, WitnessStats};
 pub use witnessing::{Witness, WitnessFailure, Witnessing};

@@ -184,7 +184,11 @@ impl LogBuilder {
         let (committed_tx, committed_rx) = watch::channel(rec.head);
         let (signed_tx, signed_rx) = watch::channel(rec.published.clone());
         let (state_tx, _) = watch::channel(LogState::Running);
-        let stats = Arc::new(Stats::default());
+        let stats = Arc::new(Stats::with_witnesses(
+            witnessing
+                .iter()
+                .flat_map(|w| w.witnesses.iter().map(|w| w.name())),
+        ));
         let (sequencing, member, owns_sequencing) = match sequencing {
             Some((s, m)) => (s, m, false),
             None => {
@@ -231,6 +235,7 @@ impl LogBuilder {
             signed_size: rec.signed,
             retry: config.signer_retry,
             interval: config.checkpoint_interval,
+            stats: stats.clone(),
         };
         let pub_task = tokio::spawn(publisher.run());
 

@@ -54,6 +54,8 @@ pub(crate) struct Publisher {
     /// The least time between the starts of two signatures
     /// ([`crate::LogConfig::checkpoint_interval`]).
     pub interval: std::time::Duration,
+    /// The log's counters (signer failures).
+    pub stats: Arc<crate::stats::Stats>,
 }
 
 /// The longest pause between attempts to reach the signer.
@@ -139,8 +141,14 @@ impl Publisher {
                 self.resync(signed_size).await?;
                 return Ok(());
             }
-            Err(SignError::Unavailable(m)) => return Err(Failure::Retry(m)),
+            Err(SignError::Unavailable(m)) => {
+                self.stats
+                    .signer_failed(&format!("signer unavailable: {m}"));
+                return Err(Failure::Retry(m));
+            }
             Err(SignError::Refused(m)) => {
+                self.stats
+                    .signer_failed(&format!("signer refused checkpoint {}: {m}", head.size));
                 return Err(Failure::Fatal(format!(
                     "the signer refused checkpoint {} of the stored tree: {m}",
                     head.size

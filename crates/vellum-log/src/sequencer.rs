@@ -392,6 +392,8 @@ impl Member {
             self.stats.sequencing_latency.record(enqueued.elapsed());
             let _ = reply.send(Ok(res));
         }
+        self.stats.round_duration.record(elapsed);
+        self.stats.round_sizes.record(entries as u64);
         self.stats.rounds.fetch_add(1, Ordering::Relaxed);
         self.stats
             .round_entries

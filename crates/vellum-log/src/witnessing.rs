@@ -29,7 +29,14 @@ use crate::log::LogState;
 use crate::publisher::{Published, publish_newer};
 use crate::reader;
 use crate::signer::BoxFuture;
-use crate::stats::Stats;
+use crate::stats::{Stats, WitnessStats};
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// Why a witness did not cosign.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,14 +144,30 @@ impl WitnessTask {
             .iter()
             .enumerate()
             .map(|(i, w)| async move {
+                let seen = self.stats.witnesses.get(i);
+                let count = |c: fn(&WitnessStats) -> &AtomicU64, up: bool| {
+                    if let Some(s) = seen {
+                        c(s).fetch_add(1, Ordering::Relaxed);
+                        s.up.store(u64::from(up), Ordering::Relaxed);
+                    }
+                };
                 match tokio::time::timeout(self.cfg.round_timeout, self.ask(i, cp)).await {
-                    Ok(Ok(sigs)) => sigs,
+                    Ok(Ok(sigs)) => {
+                        if let Some(s) = seen {
+                            s.cosigned_size.fetch_max(cp.size.get(), Ordering::Relaxed);
+                            s.last_cosigned_unix.store(unix_now(), Ordering::Relaxed);
+                        }
+                        count(|s| &s.cosigned, true);
+                        sigs
+                    }
                     Ok(Err(e)) => {
                         tracing::warn!(witness = w.name(), size = cp.size.get(), error = %e, "witness did not cosign");
+                        count(|s| &s.failed, false);
                         Vec::new()
                     }
                     Err(_) => {
                         tracing::warn!(witness = w.name(), size = cp.size.get(), "witness timed out");
+                        count(|s| &s.timed_out, false);
                         Vec::new()
                     }
                 }
@@ -241,6 +264,16 @@ impl WitnessTask {
                     return Ok(sigs);
                 }
                 Err(WitnessFailure::Conflict { size }) => {
+                    // Not a failure by itself (a first contact, or a
+                    // witness that restarted), but counted: a conflict on
+                    // a running log may mean that the witness saw another
+                    // tree.
+                    if let Some(s) = self.stats.witnesses.get(i) {
+                        s.conflicts.fetch_add(1, Ordering::Relaxed);
+                        if size > cp.size.get() {
+                            s.conflict_beyond.fetch_max(size, Ordering::Relaxed);
+                        }
+                    }
                     self.known[i].store(size, Ordering::Relaxed);
                 }
                 Err(e) => return Err(e),

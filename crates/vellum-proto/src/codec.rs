@@ -39,11 +39,12 @@ macro_rules! inbound {
 inbound!(true =>
     AppendRequest, GetCheckpointRequest, GetInclusionProofRequest,
     GetConsistencyProofRequest, GetEntriesRequest, GetEntryAndProofRequest,
-    SignCheckpointRequest, GetSignerStateRequest, RecordRequest, ListEventsRequest);
+    SignCheckpointRequest, GetSignerStateRequest, RecordRequest, ListEventsRequest,
+    WatchAlertsRequest);
 inbound!(false =>
     AppendResponse, GetCheckpointResponse, GetInclusionProofResponse,
     GetConsistencyProofResponse, GetEntriesResponse, GetEntryAndProofResponse,
-    SignCheckpointResponse, SignerState, RecordResponse, ListEventsResponse);
+    SignCheckpointResponse, SignerState, RecordResponse, ListEventsResponse, RecordedAlert);
 
 /// prost's codec, with malformed requests answered `INVALID_ARGUMENT`.
 #[derive(Debug)]

@@ -7,6 +7,7 @@
 //! * [`tls`]: the rustls server configuration from PEM files, rotatable.
 //! * [`reload`]: tokens and TLS read again and swapped in (SIGHUP).
 //! * [`access`]: bearer tokens, roles, and the checks on both listeners.
+//! * [`guard`]: alerts, recorded in the log itself, streamed and posted.
 //! * [`embedded`]: the one-folder deployment (store, signer journal, key).
 //! * [`witness`]: the log's witnesses, reached over tlog-witness HTTP.
 //! * [`local_signer`]: the signer in this process, as the log sees it.
@@ -27,6 +28,7 @@ pub mod events;
 pub mod export;
 pub mod gate;
 pub mod grpc;
+pub mod guard;
 pub mod http;
 pub mod limits;
 pub mod local_signer;

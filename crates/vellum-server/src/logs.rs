@@ -11,9 +11,10 @@ use vellum_note::{Policy, VerifierKey};
 
 use crate::embedded;
 use crate::export::ExportOptions;
-use crate::grpc::{self, signer::RemoteSigner, signer::SignerAddr};
+use crate::grpc::signer::{RemoteSigner, SignerAddr, SignerClientTls};
+use crate::grpc::{self};
 use crate::run::{ServeError, ServeOptions};
-use crate::witness::witnessing_from_policy;
+use crate::witness::{WitnessAuth, witnessing_from_policy};
 
 /// A log besides the default one, with its own tree, key (or signer),
 /// witnesses and limits. Its data folder is `<data>/logs/<name>/` and its
@@ -34,10 +35,15 @@ pub struct NamedLog {
     pub tuning: Tuning,
     /// A signer in another process, instead of the key.
     pub signer: Option<SignerAddr>,
+    /// How to reach an `https://` signer (its CA, the log's client
+    /// certificate).
+    pub signer_tls: SignerClientTls,
     /// The verifier key pinning a remote signer's key.
     pub vkey: Option<VerifierKey>,
     /// Its witnesses and quorum.
     pub witness_policy: Option<Policy>,
+    /// The CA of its witnesses' certificates and its tokens for them.
+    pub witness_auth: WitnessAuth,
     /// Serve checkpoints that do not meet the witness policy.
     pub publish_below_policy: bool,
     /// How long a witness round waits for the slowest witness.
@@ -58,8 +64,10 @@ impl NamedLog {
             key: None,
             tuning: Tuning::default(),
             signer: None,
+            signer_tls: SignerClientTls::default(),
             vkey: None,
             witness_policy: None,
+            witness_auth: WitnessAuth::default(),
             publish_below_policy: d.publish_below_policy,
             witness_timeout: d.witness_timeout,
             export: None,
@@ -104,7 +112,7 @@ pub(crate) async fn sign_with(
                 .into(),
         ));
     }
-    let remote = RemoteSigner::new(addr.clone()).map_err(ServeError::Config)?;
+    let remote = RemoteSigner::new(addr.clone(), &spec.signer_tls).map_err(ServeError::Config)?;
     let reported = remote.vkey().await.map_err(ServeError::Config)?;
     let vkey = match &spec.vkey {
         Some(pinned) if *pinned != reported => {
@@ -139,8 +147,13 @@ pub(crate) async fn open_one(
     let witnessing = match &spec.witness_policy {
         None => None,
         Some(p) => Some(
-            witnessing_from_policy(p.clone(), spec.publish_below_policy, spec.witness_timeout)
-                .map_err(ServeError::Config)?,
+            witnessing_from_policy(
+                p.clone(),
+                spec.publish_below_policy,
+                spec.witness_timeout,
+                &spec.witness_auth,
+            )
+            .map_err(ServeError::Config)?,
         ),
     };
     let (log, vkey, new_key) = match sign {

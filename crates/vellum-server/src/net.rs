@@ -36,6 +36,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep};
 use tokio_rustls::TlsAcceptor;
 
@@ -326,4 +327,30 @@ pub fn accept(
         }
     });
     rx
+}
+
+/// How long a stopping listener waits for its open connections to finish
+/// their calls. Idle clients that keep a connection open would otherwise
+/// hold the shutdown: tonic's graceful shutdown waits for every connection
+/// to close. Acknowledged entries are durable before their answer, so
+/// closing a connection loses none.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Waits for a listener's task up to [`DRAIN_TIMEOUT`], then aborts it
+/// (closing the connections still open).
+pub(crate) async fn drain<T>(
+    what: &str,
+    task: &mut JoinHandle<T>,
+) -> Result<T, tokio::task::JoinError> {
+    match tokio::time::timeout(DRAIN_TIMEOUT, &mut *task).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::warn!(
+                listener = what,
+                "connections still open after {DRAIN_TIMEOUT:?}: closing them"
+            );
+            task.abort();
+            task.await
+        }
+    }
 }

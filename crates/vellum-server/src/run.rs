@@ -13,9 +13,9 @@ use vellum_note::{Policy, VerifierKey};
 use vellum_store_rocksdb::StoreOptions;
 
 use crate::access::{Access, AccessPolicy, AccessStats};
-use crate::embedded::{self, DeployError, Layout};
+use crate::embedded::{self, Layout};
 use crate::export::{ExportOptions, run_continuous};
-use crate::grpc::signer::SignerAddr;
+use crate::grpc::signer::{SignerAddr, SignerClientTls};
 use crate::grpc::{self, GrpcError, RequestLogLayer};
 use crate::http::{self, HttpConfig, TileSource};
 use crate::limits::Limits;
@@ -23,7 +23,11 @@ pub use crate::logs::{LogKind, NamedLog, RunningLog, Tuning};
 use crate::logs::{Opened, open_one, sign_with};
 use crate::net::{self, ConnStats};
 use crate::reload::Reloader;
-use crate::tls::{self, TlsError, TlsFiles};
+use crate::tls::{self, TlsFiles};
+use crate::witness::WitnessAuth;
+
+mod error;
+pub use error::ServeError;
 
 /// Everything `vellum serve` needs.
 #[derive(Clone, Debug)]
@@ -57,11 +61,16 @@ pub struct ServeOptions {
     pub access: Option<Arc<AccessPolicy>>,
     /// A signer in another process; `None` signs in-process with the key.
     pub signer: Option<SignerAddr>,
+    /// How to reach an `https://` signer: its CA and the log's client
+    /// certificate (mutual TLS).
+    pub signer_tls: SignerClientTls,
     /// The log's verifier key, required to pin a remote signer's key (else it
     /// is read from the signer at start and written to `<data>/log.vkey`).
     pub vkey: Option<VerifierKey>,
     /// Witnesses and quorum: a C2SP tlog-policy whose witnesses have URLs.
     pub witness_policy: Option<Policy>,
+    /// The CA of the witnesses' certificates and the log's tokens for them.
+    pub witness_auth: WitnessAuth,
     /// Serve checkpoints that do not meet the witness policy.
     pub publish_below_policy: bool,
     /// How long a witness round waits for the slowest witness.
@@ -80,6 +89,8 @@ pub struct ServeOptions {
     pub logs: Vec<NamedLog>,
     /// Every log's self-audit (its progress in `<data>/self-audit`).
     pub self_audit: SelfAuditConfig,
+    /// Alerts and detectors (`[guard]`).
+    pub guard: crate::guard::GuardOptions,
 }
 
 impl ServeOptions {
@@ -98,8 +109,10 @@ impl ServeOptions {
             tls: None,
             access: None,
             signer: None,
+            signer_tls: SignerClientTls::default(),
             vkey: None,
             witness_policy: None,
+            witness_auth: WitnessAuth::default(),
             publish_below_policy: true,
             witness_timeout: Duration::from_secs(5),
             http: None,
@@ -107,10 +120,8 @@ impl ServeOptions {
             export: None,
             kind: LogKind::Raw,
             logs: Vec::new(),
-            self_audit: SelfAuditConfig {
-                entries_per_second: SelfAuditConfig::DEFAULT_ENTRIES_PER_SECOND,
-                ..SelfAuditConfig::off()
-            },
+            self_audit: SelfAuditConfig::at_default_pace(),
+            guard: crate::guard::GuardOptions::default(),
         }
     }
 
@@ -124,8 +135,10 @@ impl ServeOptions {
             key: self.key.clone(),
             tuning: self.tuning.clone(),
             signer: self.signer.clone(),
+            signer_tls: self.signer_tls.clone(),
             vkey: self.vkey.clone(),
             witness_policy: self.witness_policy.clone(),
+            witness_auth: self.witness_auth.clone(),
             publish_below_policy: self.publish_below_policy,
             witness_timeout: self.witness_timeout,
             export: self.export.clone(),
@@ -169,48 +182,6 @@ impl ServeOptions {
     }
 }
 
-/// Why the server did not start or stopped badly.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// An unsafe configuration was refused.
-    #[error("{0}")]
-    Unsafe(String),
-    /// The deployment could not be opened.
-    #[error(transparent)]
-    Deploy(#[from] DeployError),
-    /// The listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// The gRPC server failed.
-    #[error(transparent)]
-    Grpc(#[from] GrpcError),
-    /// The HTTP read API failed.
-    #[error("HTTP read API: {0}")]
-    Http(std::io::Error),
-    /// The log stopped on a fatal error; restart the process.
-    #[error("the log stopped: {0}")]
-    LogFailed(String),
-    /// A log other than the default one could not be opened.
-    #[error("log {name:?}: {source}")]
-    Log {
-        /// Its name.
-        name: String,
-        /// Why.
-        source: Box<ServeError>,
-    },
-    /// The remote signer or the witness policy cannot be used.
-    #[error("{0}")]
-    Config(String),
-    /// The TLS certificate or key cannot be used.
-    #[error("TLS: {0}")]
-    Tls(#[from] TlsError),
-}
-
 /// Counters of a running server's listeners.
 #[derive(Debug, Default)]
 pub struct ServerStats {
@@ -249,6 +220,8 @@ pub struct Running {
     exports: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
     /// The thread that sequences every log of the database, stopped after them.
     sequencing: vellum_log::Sequencing,
+    /// The server's alerts (`None`: the guard is off).
+    pub alerts: Option<crate::guard::Alerts>,
 }
 
 /// Checks that `opts` is safe to run: a listener beyond loopback needs TLS
@@ -388,14 +361,19 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         match open_one(&opts, spec, sign, slot).await {
             Ok(o) => opened.push(o),
             Err(e) => {
-                for o in opened {
-                    o.log.shutdown().await;
-                }
-                sequencing.shutdown().await;
+                abandon(opened, sequencing).await;
                 return Err(named(&spec.name, e));
             }
         }
     }
+    let data = opts.layout_of(vellum_proto::DEFAULT_LOG).data;
+    let alerts = match crate::guard::start(&opts.guard, &data, &mut opened) {
+        Ok(a) => a,
+        Err(e) => {
+            abandon(opened, sequencing).await;
+            return Err(ServeError::Config(e));
+        }
+    };
     let router = grpc::LogRouter::new(
         opened
             .iter()
@@ -409,6 +387,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
             (o.name.clone(), source)
         })
         .collect();
+    let metric_logs = crate::metrics::logs_of(&opened);
     let exports: Vec<(oneshot::Sender<()>, JoinHandle<()>)> = opened
         .iter()
         .filter_map(|o| {
@@ -449,7 +428,11 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         let conns = net::accept(l, &opts.limits, http_tls, stats.http.clone());
         let app = http::router_with_access(
             http::logs_router(tiles, &opts.http_config),
-            Some(crate::metrics::router(default.log.clone(), stats.clone())),
+            Some(crate::metrics::router(
+                metric_logs,
+                stats.clone(),
+                alerts.as_ref().map(|a| a.stats().clone()),
+            )),
             access.clone(),
         )
         .layer(RequestLogLayer::http());
@@ -477,6 +460,7 @@ pub async fn start(opts: ServeOptions) -> Result<Running, ServeError> {
         http,
         exports,
         sequencing,
+        alerts,
     })
 }
 
@@ -536,11 +520,15 @@ impl Running {
         let http = match self.http.take() {
             Some((stop, mut task)) => {
                 let _ = stop.send(());
-                Some(drain("HTTP", &mut task).await)
+                Some(crate::net::drain("HTTP", &mut task).await)
             }
             None => None,
         };
-        let grpc = drain("gRPC", &mut self.grpc).await;
+        let grpc = crate::net::drain("gRPC", &mut self.grpc).await;
+        // Alerts raised so far are recorded while the logs still run.
+        if let Some(a) = &self.alerts {
+            a.stop(Duration::from_secs(2)).await;
+        }
         let logs = std::iter::once(&self.log).chain(self.logs.iter().map(|l| &l.log));
         futures::future::join_all(logs.map(Log::shutdown)).await;
         self.sequencing.shutdown().await;
@@ -569,25 +557,10 @@ impl Running {
     }
 }
 
-/// How long a stopping listener waits for its open connections to finish
-/// their calls. Idle clients that keep a connection open would otherwise
-/// hold the shutdown: tonic's graceful shutdown waits for every connection
-/// to close. Acknowledged entries are durable before their answer, so
-/// closing a connection loses none.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Waits for a listener's task up to [`DRAIN_TIMEOUT`], then aborts it
-/// (closing the connections still open).
-async fn drain<T>(what: &str, task: &mut JoinHandle<T>) -> Result<T, tokio::task::JoinError> {
-    match tokio::time::timeout(DRAIN_TIMEOUT, &mut *task).await {
-        Ok(r) => r,
-        Err(_) => {
-            tracing::warn!(
-                listener = what,
-                "connections still open after {DRAIN_TIMEOUT:?}: closing them"
-            );
-            task.abort();
-            task.await
-        }
+/// Shuts down the logs opened so far, when the start fails after them.
+async fn abandon(opened: Vec<Opened>, sequencing: vellum_log::Sequencing) {
+    for o in opened {
+        o.log.shutdown().await;
     }
+    sequencing.shutdown().await;
 }

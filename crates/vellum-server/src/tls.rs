@@ -37,7 +37,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use sha2::{Digest, Sha256};
 
 /// Where the server's certificate and key are.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsFiles {
     /// PEM certificate chain, the server's certificate first.
     pub cert: PathBuf,
@@ -120,6 +120,76 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// [`TlsError`] naming the file and the problem.
 pub fn server_config(files: &TlsFiles, alpn: &[&[u8]]) -> Result<Arc<ServerConfig>, TlsError> {
     ServerTls::load(files.clone())?.config(alpn)
+}
+
+/// A server configuration that requires every client to present a
+/// certificate chaining to the CA(s) in `files.client_ca` (mutual TLS), for
+/// a listener whose only legitimate client is known (the signer's: only
+/// the log may ask it for signatures). A client without a certificate, or
+/// with one of another CA, fails the handshake. Fixed material: no reload.
+///
+/// # Errors
+///
+/// [`TlsError`] naming the file and the problem; [`TlsError::Config`] when
+/// `files.client_ca` is `None`.
+pub fn mtls_server_config(files: &TlsFiles, alpn: &[&[u8]]) -> Result<Arc<ServerConfig>, TlsError> {
+    let Some(ca) = &files.client_ca else {
+        return Err(TlsError::Config(
+            "mutual TLS needs a client CA (--tls-client-ca)".into(),
+        ));
+    };
+    let certs = load_certs(&files.cert)?;
+    let key = load_key(&files.key)?;
+    let mut roots = RootCertStore::empty();
+    for c in load_certs(ca)? {
+        roots.add(c).map_err(|e| TlsError::NoCertificate {
+            path: ca.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+        .build()
+        .map_err(|e| TlsError::Config(format!("client CA {}: {e}", ca.display())))?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
+}
+
+/// The PEM text of the CA certificate file `path`, checked to hold at
+/// least one certificate: what a client trusts for a peer's certificate.
+///
+/// # Errors
+///
+/// [`TlsError`] naming the file.
+pub fn read_ca_pem(path: &Path) -> Result<Vec<u8>, TlsError> {
+    load_certs(path)?;
+    read(path)
+}
+
+/// The PEM text of the private key file `path` (mode 0600 or stricter,
+/// checked to hold a key): a client's key for mutual TLS.
+///
+/// # Errors
+///
+/// [`TlsError`] naming the file, [`TlsError::UnsafeKeyMode`] when others
+/// may read it.
+pub fn read_key_pem(path: &Path) -> Result<Vec<u8>, TlsError> {
+    load_key(path)?;
+    read(path)
+}
+
+/// The PEM text of the certificate file `path`, checked to hold one.
+///
+/// # Errors
+///
+/// [`TlsError`] naming the file.
+pub fn read_cert_pem(path: &Path) -> Result<Vec<u8>, TlsError> {
+    read_ca_pem(path)
 }
 
 /// The TLS material of a server's listeners, read from [`TlsFiles`] and

@@ -1,8 +1,10 @@
 //! The log's witnesses: the tlog-witness HTTP client of `vellum-witness`,
 //! seen through the log's `Witness` trait, built from the log's policy.
 
+use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use vellum_log::{BoxFuture, Witness, WitnessFailure, Witnessing};
 use vellum_merkle::Hash;
 use vellum_note::policy::MAX_POLICY_SIZE;
 use vellum_note::{NoteSignature, Policy};
-use vellum_witness::client::{WitnessCallError, WitnessClient};
+use vellum_witness::client::{BearerToken, ClientOptions, WitnessCallError, WitnessClient};
 
 /// A witness reached over HTTP.
 #[derive(Debug)]
@@ -42,17 +44,116 @@ impl Witness for HttpWitness {
     }
 }
 
+/// How the log proves itself to its witnesses and checks them: the CA of
+/// their `https://` certificates, and the bearer token each one gave it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WitnessAuth {
+    /// PEM CA certificate(s) of the witnesses' certificates; `None`: the
+    /// web PKI roots.
+    pub ca: Option<PathBuf>,
+    /// A file of `<witness name> <token>` lines, mode 0600 (the tokens are
+    /// secrets); `#` starts a comment. A witness not listed gets no token.
+    pub credentials: Option<PathBuf>,
+}
+
+/// Largest credentials file read: a line per witness.
+const MAX_CREDENTIALS_FILE: u64 = 64 * 1024;
+
+impl WitnessAuth {
+    /// The token of each witness named in the credentials file, checked
+    /// against `names` (a name the policy does not know is a typo that
+    /// would leave a witness without its token).
+    fn tokens(&self, names: &[&str]) -> Result<BTreeMap<String, BearerToken>, String> {
+        let Some(path) = &self.credentials else {
+            return Ok(BTreeMap::new());
+        };
+        let bad = |m: String| format!("witness credentials {}: {m}", path.display());
+        let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(bad(format!(
+                "mode {mode:04o}: the file holds tokens and must be readable by its owner only \
+                 (chmod 600)"
+            )));
+        }
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_CREDENTIALS_FILE).read_to_string(&mut text))
+            .map_err(|e| bad(e.to_string()))?;
+        let mut out = BTreeMap::new();
+        for (i, raw) in text.lines().enumerate() {
+            let content = raw.split('#').next().unwrap_or("").trim();
+            if content.is_empty() {
+                continue;
+            }
+            let line = i + 1;
+            let fields: Vec<&str> = content.split_whitespace().collect();
+            let [name, token] = fields[..] else {
+                return Err(bad(format!(
+                    "line {line}: expected `<witness name> <token>`, found {} fields",
+                    fields.len()
+                )));
+            };
+            if !names.contains(&name) {
+                return Err(bad(format!(
+                    "line {line}: the policy has no witness named {name:?}"
+                )));
+            }
+            if out
+                .insert(name.to_owned(), BearerToken::new(token))
+                .is_some()
+            {
+                return Err(bad(format!("line {line}: {name:?} is listed twice")));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The witness names the credentials file gives a token to, read
+    /// without the checks of a start (for `vellum doctor`): none if there
+    /// is no file or it cannot be read.
+    pub fn named(&self) -> Vec<String> {
+        let Some(path) = &self.credentials else {
+            return Vec::new();
+        };
+        let mut text = String::new();
+        if std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_CREDENTIALS_FILE).read_to_string(&mut text))
+            .is_err()
+        {
+            return Vec::new();
+        }
+        text.lines()
+            .filter_map(|l| l.split('#').next()?.split_whitespace().next())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn ca_pem(&self) -> Result<Option<Vec<u8>>, String> {
+        self.ca
+            .as_deref()
+            .map(|p| crate::tls::read_ca_pem(p).map_err(|e| format!("witness CA: {e}")))
+            .transpose()
+    }
+}
+
 /// The witnesses of `policy` (each must have a URL: the log has to reach
-/// it), with the given round timeout.
+/// it), with the given round timeout, reached with `auth`.
 ///
 /// # Errors
 ///
-/// A message naming a witness without a URL, or a URL that cannot be used.
+/// A message naming a witness without a URL, or a URL that cannot be used;
+/// a CA or credentials file that cannot be used; a token that would go
+/// over plain HTTP beyond loopback.
 pub fn witnessing_from_policy(
     policy: Policy,
     publish_below_policy: bool,
     round_timeout: Duration,
+    auth: &WitnessAuth,
 ) -> Result<Witnessing, String> {
+    let names: Vec<&str> = policy.witnesses().iter().map(|w| w.name()).collect();
+    let mut tokens = auth.tokens(&names)?;
+    let ca_pem = auth.ca_pem()?;
     let mut witnesses: Vec<Arc<dyn Witness>> = Vec::new();
     for w in policy.witnesses() {
         let url = w.url().ok_or_else(|| {
@@ -62,7 +163,12 @@ pub fn witnessing_from_policy(
                 w.name()
             )
         })?;
-        let client = WitnessClient::new(url, w.name(), w.key().clone())
+        let options = ClientOptions {
+            ca_pem: ca_pem.clone(),
+            token: tokens.remove(w.name()),
+            ..ClientOptions::default()
+        };
+        let client = WitnessClient::with_options(url, w.name(), w.key().clone(), &options)
             .map_err(|e| format!("witness {}: {e}", w.name()))?;
         witnesses.push(Arc::new(HttpWitness {
             name: w.name().to_owned(),

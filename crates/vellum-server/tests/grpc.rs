@@ -300,7 +300,7 @@ async fn a_signer_in_its_own_server() {
         let addr = addr.clone();
         let svc = SignerService::new(signer, vkey.clone());
         tokio::spawn(async move {
-            vellum_server::grpc::serve_signer(&addr, svc, || {}, async {
+            vellum_server::grpc::serve_signer(&addr, None, svc, || {}, async {
                 let _ = stopped.await;
             })
             .await

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use bytes::Bytes;
 use rocksdb::{ColumnFamily, DB, ReadOptions, WriteBatch, WriteOptions};
 use vellum_merkle::{Hash, LeafIndex, NodeId, TreeSize};
-use vellum_store::{CommitBatch, LogStore, StoreError, TreeHead, note_text};
+use vellum_store::{CommitBatch, EngineStats, LogStore, StoreError, TreeHead, note_text};
 
 use crate::keys::{
     CF_CHECKPOINTS, CF_DEDUP, CF_ENTRIES, CF_META, CF_NODES, META_TREE_HEAD, decode_hash,
@@ -518,5 +518,27 @@ impl LogStore for RocksStore {
             .get_pinned_cf(self.cf(CF_CHECKPOINTS)?, u64_key(size.get()))
             .map_err(|e| io("read checkpoint", e))?
             .map(|v| Bytes::copy_from_slice(&v)))
+    }
+
+    fn engine_stats(&self) -> Option<EngineStats> {
+        // Database-wide figures (shared by every log of the database) and
+        // sums over this log's column families. A property RocksDB cannot
+        // give is left out rather than reported as 0.
+        let db = |p: &str| self.db.property_int_value(p).ok().flatten();
+        let per_log = |p: &str| {
+            crate::keys::LOG_CFS.iter().try_fold(0u64, |sum, name| {
+                let cf = self.cf(name).ok()?;
+                let v = self.db.property_int_value_cf(cf, p).ok().flatten()?;
+                Some(sum + v)
+            })
+        };
+        Some(EngineStats {
+            write_stopped: db("rocksdb.is-write-stopped").map(|v| v != 0),
+            delayed_write_rate: db("rocksdb.actual-delayed-write-rate"),
+            pending_compaction_bytes: per_log("rocksdb.estimate-pending-compaction-bytes"),
+            running_compactions: db("rocksdb.num-running-compactions"),
+            data_bytes: per_log("rocksdb.live-sst-files-size"),
+            memtable_bytes: per_log("rocksdb.size-all-mem-tables"),
+        })
     }
 }

@@ -125,6 +125,33 @@ pub trait LogStore: Send + Sync + 'static {
     ///
     /// I/O or corruption.
     fn checkpoint_at(&self, size: TreeSize) -> Result<Option<Bytes>, StoreError>;
+
+    /// What the storage engine says about its own health, for metrics;
+    /// `None` (the default) where it says nothing. Cheap: called on every
+    /// scrape.
+    fn engine_stats(&self) -> Option<EngineStats> {
+        None
+    }
+}
+
+/// A storage engine's figures that an operator watches: whether writes
+/// stall, how much compaction work is pending, how big the log is. Every
+/// field is optional: an engine fills what it knows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Whether writes are stopped now (a write stall).
+    pub write_stopped: Option<bool>,
+    /// The rate writes are slowed to, in bytes per second (0: not slowed).
+    pub delayed_write_rate: Option<u64>,
+    /// Bytes the engine estimates compaction must still rewrite.
+    pub pending_compaction_bytes: Option<u64>,
+    /// Compactions running now.
+    pub running_compactions: Option<u64>,
+    /// Bytes of the log's data files on disk.
+    pub data_bytes: Option<u64>,
+    /// Bytes held in memory, not yet in data files (durable in the
+    /// write-ahead log).
+    pub memtable_bytes: Option<u64>,
 }
 
 /// The note text of a signed note: everything before the blank line that
@@ -164,6 +191,9 @@ impl<S: LogStore + ?Sized> LogStore for std::sync::Arc<S> {
     }
     fn checkpoint_at(&self, size: TreeSize) -> Result<Option<Bytes>, StoreError> {
         (**self).checkpoint_at(size)
+    }
+    fn engine_stats(&self) -> Option<EngineStats> {
+        (**self).engine_stats()
     }
 }
 

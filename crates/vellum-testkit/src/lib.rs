@@ -7,6 +7,7 @@
 //!   `witness`, `signer`, one-shot commands), with its banner read and its
 //!   stderr drained so that it never blocks.
 //! * [`requests`]: entries and gRPC request builders.
+//! * [`metrics`]: scraping `/metrics` and reading it with a real parser.
 //! * [`files`]: copying data folders and key files with their modes.
 //! * [`vectors`]: the interoperability vectors in `testdata/vectors`.
 //!
@@ -17,6 +18,7 @@
 #![allow(clippy::missing_panics_doc)]
 
 pub mod files;
+pub mod metrics;
 pub mod process;
 pub mod requests;
 mod server;

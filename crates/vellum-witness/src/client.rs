@@ -57,7 +57,25 @@ impl WitnessCallError {
     }
 }
 
-/// Timeouts and limits of a [`WitnessClient`].
+/// A bearer token a witness gave the log (see [`crate::auth`]). Never
+/// shown: its `Debug` prints `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BearerToken(String);
+
+impl BearerToken {
+    /// Wraps `token`.
+    pub fn new(token: impl Into<String>) -> BearerToken {
+        BearerToken(token.into())
+    }
+}
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(<redacted>)")
+    }
+}
+
+/// Timeouts, limits and credentials of a [`WitnessClient`].
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// To establish a connection.
@@ -66,6 +84,12 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Largest response body read.
     pub max_response_size: usize,
+    /// PEM CA certificate(s) an `https://` witness's certificate must chain
+    /// to, instead of the web PKI roots (a private CA).
+    pub ca_pem: Option<Vec<u8>>,
+    /// The bearer token to send (`Authorization: Bearer`). Sent only over
+    /// `https://` or to a loopback address.
+    pub token: Option<BearerToken>,
 }
 
 impl Default for ClientOptions {
@@ -74,6 +98,8 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(15),
             max_response_size: 64 * 1024,
+            ca_pem: None,
+            token: None,
         }
     }
 }
@@ -86,6 +112,7 @@ pub struct WitnessClient {
     verifier: CosignatureVerifier,
     http: reqwest::Client,
     max_response_size: usize,
+    token: Option<BearerToken>,
 }
 
 impl WitnessClient {
@@ -109,31 +136,58 @@ impl WitnessClient {
     ///
     /// # Errors
     ///
-    /// As [`WitnessClient::new`].
+    /// As [`WitnessClient::new`]; also a CA that is not PEM, or a token
+    /// for a witness reached over plain `http://` beyond loopback (it would
+    /// travel in the clear).
     pub fn with_options(
         url_prefix: &str,
         name: &str,
         verifier: CosignatureVerifier,
         options: &ClientOptions,
     ) -> Result<WitnessClient, WitnessCallError> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .timeout(options.timeout)
             // A witness has no reason to redirect, and following one would
-            // turn the POST into a GET somewhere else.
-            .redirect(reqwest::redirect::Policy::none())
+            // turn the POST into a GET somewhere else (and carry the token).
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(pem) = &options.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                WitnessCallError::InvalidRequest(format!("witness {name}: CA certificates: {e}"))
+            })?;
+            if certs.is_empty() {
+                return Err(WitnessCallError::InvalidRequest(format!(
+                    "witness {name}: the CA file holds no PEM certificate"
+                )));
+            }
+            // The private CA only: a public certificate for the witness's
+            // name is not what this deployment trusts.
+            builder = builder.tls_built_in_root_certs(false);
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| WitnessCallError::InvalidRequest(format!("HTTP client: {e}")))?;
         let url = format!("{}/add-checkpoint", url_prefix.trim_end_matches('/'));
         let url = Url::parse(&url).map_err(|e| {
             WitnessCallError::InvalidRequest(format!("witness URL {url_prefix:?}: {e}"))
         })?;
+        if options.token.is_some() && url.scheme() != "https" && !is_loopback(&url) {
+            return Err(WitnessCallError::InvalidRequest(format!(
+                "refusing to send witness {name}'s token over plain HTTP to {}: use its https:// \
+                 URL in the policy",
+                url.host_str().unwrap_or("?")
+            )));
+        }
         Ok(WitnessClient {
             url,
             name: name.to_owned(),
             verifier,
             http,
             max_response_size: options.max_response_size,
+            token: options.token.clone(),
         })
     }
 
@@ -183,13 +237,12 @@ impl WitnessClient {
         let unavailable = |e: reqwest::Error| {
             WitnessCallError::Unavailable(format!("witness {}: {}", self.name, describe(&e)))
         };
-        let mut response = self
-            .http
-            .post(self.url.clone())
-            .body(body)
-            .send()
-            .await
-            .map_err(unavailable)?;
+        let mut request = self.http.post(self.url.clone()).body(body);
+        if let Some(BearerToken(token)) = &self.token {
+            // reqwest marks the header sensitive: never logged.
+            request = request.bearer_auth(token);
+        }
+        let mut response = request.send().await.map_err(unavailable)?;
         let status = response.status();
         let content_type = response
             .headers()
@@ -269,6 +322,18 @@ impl WitnessClient {
         }
         Ok(mine)
     }
+}
+
+/// Whether `url`'s host is a loopback address or `localhost`.
+pub fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `<decimal>\n`, no leading zero.

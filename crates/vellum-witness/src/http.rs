@@ -11,6 +11,9 @@
 //! whose client goes away is still carried to its end: the check and the
 //! persist run on a blocking thread that is never cancelled halfway.
 //!
+//! With [`HttpOptions::tokens`], `POST /add-checkpoint` needs a bearer
+//! token (see [`crate::auth`]); the rest of the API is unchanged.
+//!
 //! [`InFlight`] counts the requests holding one of those slots (for
 //! metrics, and for tests that must know a slot is taken).
 
@@ -35,6 +38,7 @@ use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
 
+use crate::auth::{Denied, WitnessTokens};
 use crate::request::MAX_BODY_SIZE;
 use crate::witness::Witness;
 
@@ -43,13 +47,16 @@ pub const TLOG_SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
 /// The `Content-Type` of every other response.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
-/// The server's limits.
+/// The server's limits, and who may ask for cosignatures.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
     /// Most requests served at once; the next is answered 503.
     pub max_concurrent_requests: usize,
     /// How long the request body may take to arrive.
     pub body_timeout: Duration,
+    /// The tokens `POST /add-checkpoint` needs (see [`crate::auth`]);
+    /// `None`: anyone may ask (loopback only, or `--insecure-remote`).
+    pub tokens: Option<Arc<WitnessTokens>>,
 }
 
 impl Default for HttpOptions {
@@ -57,6 +64,7 @@ impl Default for HttpOptions {
         HttpOptions {
             max_concurrent_requests: 256,
             body_timeout: Duration::from_secs(30),
+            tokens: None,
         }
     }
 }
@@ -123,8 +131,12 @@ pub fn router_with_gauge(
         witness,
         body_timeout: options.body_timeout,
     };
+    let mut add = Router::new().route("/add-checkpoint", post(add_checkpoint));
+    if let Some(tokens) = &options.tokens {
+        add = add.route_layer(middleware::from_fn_with_state(tokens.clone(), authenticate));
+    }
     Router::new()
-        .route("/add-checkpoint", post(add_checkpoint))
+        .merge(add)
         .route("/", get(info))
         .route("/health", get(info))
         .with_state(app)
@@ -159,6 +171,39 @@ where
     axum::serve(listener, router(witness))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Lets through a request with a listed bearer token; answers any other
+/// `401` before its body is read (see [`crate::auth`]).
+async fn authenticate(
+    State(tokens): State<Arc<WitnessTokens>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    match tokens.check(header) {
+        Ok(name) => {
+            tracing::debug!(client = name, "authenticated");
+            next.run(request).await
+        }
+        Err(denied) => {
+            let why = match denied {
+                Denied::Missing => "no bearer token",
+                Denied::Unknown => "an unknown bearer token",
+            };
+            tracing::warn!("add-checkpoint refused: {why}");
+            let mut r = plain(
+                StatusCode::UNAUTHORIZED,
+                format!("this witness needs a bearer token it knows; the request had {why}\n"),
+            );
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            r
+        }
+    }
 }
 
 async fn info(State(app): State<App>) -> Response {

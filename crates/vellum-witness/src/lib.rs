@@ -12,6 +12,8 @@
 //! * [`request`]: the `add-checkpoint` body, parsed and encoded.
 //! * [`witness`]: [`Witness::add_checkpoint`], the protocol, no HTTP.
 //! * [`http`]: the axum [`router`] and [`serve`].
+//! * [`auth`]: [`WitnessTokens`], the bearer tokens of the clients it
+//!   serves (authentication is outside tlog-witness).
 //! * [`client`]: [`WitnessClient`], the log side.
 //! * [`service_config`]: [`WitnessServiceConfig`], the settings of the
 //!   `vellum witness` process (TOML file, environment), which name the
@@ -47,6 +49,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod http;
@@ -55,10 +58,13 @@ pub mod service_config;
 pub mod state;
 pub mod witness;
 
-pub use client::{ClientOptions, WitnessCallError, WitnessClient};
+pub use auth::WitnessTokens;
+pub use client::{BearerToken, ClientOptions, WitnessCallError, WitnessClient};
 pub use config::{ConfigError, TrustedLog, TrustedLogs};
 pub use http::{HttpOptions, InFlight, router, serve};
 pub use request::{AddCheckpointRequest, MAX_BODY_SIZE, MAX_PROOF_LINES, RequestError};
-pub use service_config::{WitnessServiceConfig, WitnessSettings};
+pub use service_config::{
+    WitnessAuthConfig, WitnessServiceConfig, WitnessSettings, WitnessTlsConfig,
+};
 pub use state::{CorruptState, OriginStatus, StateError, StoredCheckpoint, WitnessState};
 pub use witness::{AddCheckpointError, Clock, Witness};

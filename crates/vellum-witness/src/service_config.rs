@@ -2,8 +2,8 @@
 //! file, state and key are, and where it listens. Not to be confused with
 //! [`config`](crate::config), the trusted-log file's contents.
 //!
-//! Keys: `logs`, `state`, `key`, `listen` (docs/CONFIG.md, "`vellum
-//! witness`"). Variables: `VELLUM_WITNESS_<KEY>` (`VELLUM_WITNESS_LOGS`,
+//! Keys: `logs`, `state`, `key`, `listen`, `insecure_remote`, `[tls]`
+//! `cert`, `key`, `[auth]` `tokens` (docs/CONFIG.md, "`vellum witness`"). Variables: `VELLUM_WITNESS_<KEY>` (`VELLUM_WITNESS_LOGS`,
 //! ...), apart from `vellum serve`'s `VELLUM_<SECTION>_<KEY>` (its
 //! witnesses are `VELLUM_LOG_WITNESSES_*`).
 
@@ -37,6 +37,42 @@ pub struct WitnessServiceConfig {
     pub key: Option<PathBuf>,
     /// The HTTP listen address. Flag `--listen`.
     pub listen: SocketAddr,
+    /// Listen beyond loopback without TLS or authentication. Flag
+    /// `--insecure-remote`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_remote: bool,
+    /// `[tls]`: serve HTTPS.
+    #[serde(skip_serializing_if = "is_default")]
+    pub tls: WitnessTlsConfig,
+    /// `[auth]`: who may ask for cosignatures.
+    #[serde(skip_serializing_if = "is_default")]
+    pub auth: WitnessAuthConfig,
+}
+
+/// Whether `v` is its type's default (an unset table is not printed).
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// `[tls]` of `vellum witness`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WitnessTlsConfig {
+    /// PEM certificate chain. Flag `--tls-cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key of `cert` (mode 0600). Flag `--tls-key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+/// `[auth]` of `vellum witness`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WitnessAuthConfig {
+    /// The token file (see [`crate::auth`]). Flag `--auth`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<PathBuf>,
 }
 
 impl Default for WitnessServiceConfig {
@@ -46,6 +82,9 @@ impl Default for WitnessServiceConfig {
             state: None,
             key: None,
             listen: DEFAULT_LISTEN,
+            insecure_remote: false,
+            tls: WitnessTlsConfig::default(),
+            auth: WitnessAuthConfig::default(),
         }
     }
 }
@@ -60,6 +99,14 @@ impl Layered for WitnessServiceConfig {
             state: Some(PathBuf::from("witness-state")),
             key: Some(PathBuf::from("witness.key")),
             listen: DEFAULT_LISTEN,
+            insecure_remote: true,
+            tls: WitnessTlsConfig {
+                cert: Some(PathBuf::from("witness.pem")),
+                key: Some(PathBuf::from("witness-tls.key")),
+            },
+            auth: WitnessAuthConfig {
+                tokens: Some(PathBuf::from("witness.tokens")),
+            },
         }
     }
 }
@@ -75,6 +122,51 @@ pub struct WitnessSettings {
     pub key: Option<PathBuf>,
     /// The HTTP listen address.
     pub listen: SocketAddr,
+    /// The TLS certificate chain and key files; `None`: plain HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// The token file `POST /add-checkpoint` needs; `None`: none needed.
+    pub tokens: Option<PathBuf>,
+    /// Listen beyond loopback without TLS or tokens (loudly logged).
+    pub insecure_remote: bool,
+}
+
+impl WitnessSettings {
+    /// Checks that the witness may serve where it is asked to: beyond
+    /// loopback only with TLS and a token file, unless
+    /// [`WitnessSettings::insecure_remote`]; then the returned warning says
+    /// what is missing.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the address, what is missing and the flags that
+    /// add it.
+    pub fn check_safety(&self) -> Result<Option<String>, String> {
+        let mut missing = Vec::new();
+        if self.tls.is_none() {
+            missing.push("TLS (--tls-cert FILE --tls-key FILE)");
+        }
+        if self.tokens.is_none() {
+            missing.push("authentication (--auth TOKENFILE)");
+        }
+        if self.listen.ip().is_loopback() || missing.is_empty() {
+            return Ok(None);
+        }
+        let missing = missing.join(" and ");
+        if !self.insecure_remote {
+            return Err(format!(
+                "refusing to serve the witness on {} without {missing}: anyone who can reach it \
+                 could spend its work and fill its logs, and anyone on the path could read or \
+                 change its answers and tokens. Add {missing}, listen on 127.0.0.1, or pass \
+                 --insecure-remote to accept the risk (never in production)",
+                self.listen
+            ));
+        }
+        Ok(Some(format!(
+            "INSECURE (--insecure-remote): serving the witness on {} without {missing}. Never in \
+             production.",
+            self.listen
+        )))
+    }
 }
 
 impl WitnessServiceConfig {
@@ -84,7 +176,7 @@ impl WitnessServiceConfig {
     /// # Errors
     ///
     /// [`ConfigError::Invalid`] naming the first key missing, with its flag
-    /// and variable.
+    /// and variable, or a TLS certificate without its key.
     pub fn to_run(&self, serving: bool) -> Result<WitnessSettings, ConfigError> {
         let logs = Self::required(&self.logs, "logs", "--logs")?.clone();
         let state = Self::required(&self.state, "state", "--state")?.clone();
@@ -93,11 +185,23 @@ impl WitnessServiceConfig {
         } else {
             None
         };
+        let tls = match (&self.tls.cert, &self.tls.key) {
+            (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "tls.cert (--tls-cert) and tls.key (--tls-key) go together".into(),
+                ));
+            }
+        };
         Ok(WitnessSettings {
             logs,
             state,
             key,
             listen: self.listen,
+            tls,
+            tokens: self.auth.tokens.clone(),
+            insecure_remote: self.insecure_remote,
         })
     }
 }
@@ -166,6 +270,52 @@ mod tests {
         };
         assert_eq!(c.to_run(false).unwrap().key, None, "listing needs no key");
         assert!(c.to_run(true).unwrap_err().to_string().contains("--key"));
+    }
+
+    #[test]
+    fn beyond_loopback_needs_tls_and_tokens_or_insecure_remote() {
+        let mut s = WitnessServiceConfig {
+            logs: Some("l".into()),
+            state: Some("s".into()),
+            key: Some("k".into()),
+            ..WitnessServiceConfig::default()
+        }
+        .to_run(true)
+        .unwrap();
+        assert_eq!(s.check_safety(), Ok(None), "loopback: nothing to add");
+        s.listen = "0.0.0.0:7001".parse().unwrap();
+        let e = s.check_safety().unwrap_err();
+        assert!(
+            e.starts_with("refusing to serve the witness on 0.0.0.0:7001 without TLS")
+                && e.contains("--tls-cert FILE --tls-key FILE")
+                && e.contains("--auth TOKENFILE")
+                && e.contains("--insecure-remote"),
+            "{e}"
+        );
+        s.tls = Some(("c".into(), "k".into()));
+        let e = s.check_safety().unwrap_err();
+        assert!(e.contains("without authentication (--auth"), "{e}");
+        s.tokens = Some("t".into());
+        assert_eq!(s.check_safety(), Ok(None));
+        s.tls = None;
+        s.insecure_remote = true;
+        let w = s.check_safety().unwrap().unwrap();
+        assert!(w.starts_with("INSECURE") && w.contains("TLS"), "{w}");
+        let half = WitnessServiceConfig {
+            logs: Some("l".into()),
+            state: Some("s".into()),
+            tls: WitnessTlsConfig {
+                cert: Some("c".into()),
+                key: None,
+            },
+            ..WitnessServiceConfig::default()
+        };
+        assert!(
+            half.to_run(false)
+                .unwrap_err()
+                .to_string()
+                .contains("go together")
+        );
     }
 
     #[test]

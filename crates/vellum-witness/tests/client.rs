@@ -172,6 +172,7 @@ async fn every_answer_maps_to_its_error() {
         connect_timeout: Duration::from_secs(2),
         timeout: Duration::from_millis(500),
         max_response_size: 4096,
+        ..ClientOptions::default()
     };
     let client = WitnessClient::with_options(&url, "w1", key.verifier(), &options).unwrap();
     let set = |status: u16, content_type: &'static str, body: String| {

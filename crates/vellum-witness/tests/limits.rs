@@ -61,6 +61,7 @@ async fn slow_bodies_time_out_and_excess_requests_are_shed() {
     let options = HttpOptions {
         max_concurrent_requests: 1,
         body_timeout: Duration::from_secs(2),
+        ..HttpOptions::default()
     };
     let in_flight = InFlight::new();
     let app = router_with_gauge(Arc::new(witness), &options, in_flight.clone());

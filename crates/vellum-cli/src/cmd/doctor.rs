@@ -22,7 +22,11 @@ Exit status:
         Checks: rollback (a log that signs in-process with no witness and no \
         publication is a single point of rollback: a warning on loopback, an error \
         beyond it), signer-state (the signer's memory outside the data folder, mode \
-        0700), listeners (TLS and authentication beyond loopback).\n\n\
+        0700), listeners (TLS and authentication beyond loopback), signer-transport (a \
+        remote signer reached beyond loopback over plain http://, or over https:// without \
+        a client certificate: an error), witness-transport (a witness reached beyond \
+        loopback over plain http://: an error; over https:// without a token from \
+        --witness-credentials: a warning).\n\n\
         `vellum serve` logs the same findings as warnings when it starts.",
     after_help = DOCTOR_EXIT_HELP,
 )]

@@ -14,7 +14,7 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use vellum_server::grpc::signer::{RemoteSigner, SignerAddr};
+use vellum_server::grpc::signer::{RemoteSigner, SignerAddr, SignerClientTls};
 
 use crate::cmd::serve::duration;
 use crate::exit::{CmdResult, Failure};
@@ -51,9 +51,11 @@ enum Role {
         log ADDR: the gRPC health service of `vellum serve` at ADDR (http://HOST:PORT, or \
         https:// with --ca for a private CA); serving means the log is running, not \
         stopped on an error.\n\
-        signer ADDR: `vellum signer` at ADDR (unix:/path/to/socket or http://HOST:PORT) \
-        answers with its public key.\n\
-        witness ADDR: `vellum witness` at ADDR (http://HOST:PORT) answers GET /health.",
+        signer ADDR: `vellum signer` at ADDR (unix:/path/to/socket, http://HOST:PORT, or \
+        https://HOST:PORT with --ca, and --cert/--key for a signer that wants a client \
+        certificate) answers with its public key.\n\
+        witness ADDR: `vellum witness` at ADDR (http://HOST:PORT, or https:// with --ca) \
+        answers GET /health (no token needed).",
     after_help = HEALTH_EXIT_HELP,
 )]
 pub struct Args {
@@ -65,10 +67,20 @@ pub struct Args {
     #[arg(value_name = "ADDR")]
     addr: String,
 
-    /// PEM certificate of the CA that an https:// log's certificate must
-    /// chain to (a private CA); default: the public web PKI roots.
+    /// PEM certificate of the CA that an https:// log's, signer's or
+    /// witness's certificate must chain to (a private CA); default: the
+    /// public web PKI roots.
     #[arg(long, value_name = "FILE")]
     ca: Option<PathBuf>,
+
+    /// PEM client certificate to present to an https:// signer (mutual
+    /// TLS). Needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+
+    /// PEM private key of --cert; mode 0600.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
 
     /// How long to wait for the answer.
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "5s")]
@@ -83,16 +95,24 @@ pub fn run(args: Args) -> CmdResult {
         }
         None => None,
     };
-    if ca.is_some() && !(args.role == Role::Log && args.addr.starts_with("https://")) {
-        return Err(anyhow!("--ca is for a log at an https:// address").into());
+    if ca.is_some() && !args.addr.starts_with("https://") {
+        return Err(anyhow!("--ca is for an https:// address").into());
     }
+    if args.cert.is_some() && !(args.role == Role::Signer && args.addr.starts_with("https://")) {
+        return Err(anyhow!("--cert and --key are for a signer at an https:// address").into());
+    }
+    let signer_tls = SignerClientTls {
+        ca: args.ca.clone(),
+        cert: args.cert.clone(),
+        key: args.key.clone(),
+    };
     let runtime = crate::remote::runtime()?;
     let answer = runtime.block_on(async {
         let check = async {
             match args.role {
                 Role::Log => log(&args.addr, ca).await,
-                Role::Signer => signer(&args.addr).await,
-                Role::Witness => witness(&args.addr, args.timeout).await,
+                Role::Signer => signer(&args.addr, &signer_tls).await,
+                Role::Witness => witness(&args.addr, ca, args.timeout).await,
             }
         };
         match tokio::time::timeout(args.timeout, check).await {
@@ -158,22 +178,30 @@ async fn log(addr: &str, ca: Option<Vec<u8>>) -> Result<String, Check> {
     }
 }
 
-async fn signer(addr: &str) -> Result<String, Check> {
+async fn signer(addr: &str, tls: &SignerClientTls) -> Result<String, Check> {
     let parsed: SignerAddr = addr.parse().map_err(|e: String| Check::Usage(anyhow!(e)))?;
-    let client = RemoteSigner::new(parsed).map_err(|e| Check::Usage(anyhow!(e)))?;
+    let client = RemoteSigner::new(parsed, tls).map_err(|e| Check::Usage(anyhow!(e)))?;
     let vkey = client.vkey().await.map_err(|e| Check::Down(anyhow!(e)))?;
     Ok(format!("signer at {addr} holds the key of {}", vkey.name()))
 }
 
-async fn witness(addr: &str, timeout: Duration) -> Result<String, Check> {
+async fn witness(addr: &str, ca: Option<Vec<u8>>, timeout: Duration) -> Result<String, Check> {
     if !addr.starts_with("http://") && !addr.starts_with("https://") {
         return Err(Check::Usage(anyhow!(
-            "witness address {addr}: expected http://HOST:PORT"
+            "witness address {addr}: expected http://HOST:PORT or https://HOST:PORT"
         )));
     }
     let url = format!("{}/health", addr.trim_end_matches('/'));
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
+    let mut builder = reqwest::Client::builder().timeout(timeout);
+    if let Some(pem) = ca {
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| Check::Usage(anyhow!("--ca: {e}")))?;
+        builder = builder.tls_built_in_root_certs(false);
+        for c in certs {
+            builder = builder.add_root_certificate(c);
+        }
+    }
+    let client = builder
         .build()
         .map_err(|e| Check::Usage(anyhow!("cannot make an HTTP client: {e}")))?;
     let resp =

@@ -8,6 +8,7 @@
 //! ("this is invalid") is [`Failure::rejected`](crate::exit::Failure::rejected)
 //! (exit 1); any other error, raised with `?`, exits 2.
 
+pub mod alerts;
 pub mod append;
 pub mod audit;
 pub mod checkpoint;
@@ -24,6 +25,7 @@ pub mod record;
 pub mod recover;
 pub mod reindex;
 pub mod serve;
+pub mod serve_peers;
 pub mod signer;
 pub mod token;
 pub mod verify;

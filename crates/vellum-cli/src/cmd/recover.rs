@@ -65,6 +65,16 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "5s")]
     witness_timeout: Duration,
 
+    /// PEM CA certificate(s) of the witnesses' https:// certificates, as
+    /// for `vellum serve --witness-tls-ca`.
+    #[arg(long, value_name = "FILE", requires = "from_witnesses")]
+    witness_tls_ca: Option<PathBuf>,
+
+    /// The log's tokens for its witnesses (`<witness name> <token>` lines,
+    /// mode 0600), as for `vellum serve --witness-credentials`.
+    #[arg(long, value_name = "FILE", requires = "from_witnesses")]
+    witness_credentials: Option<PathBuf>,
+
     /// Adopt the store's latest checkpoint with no witness and no export to
     /// check it against, on your word (recorded as such).
     #[arg(long)]
@@ -85,9 +95,17 @@ pub fn run(args: Args) -> CmdResult {
             let policy = vellum_server::witness::read_policy(path)
                 .map_err(|e| anyhow::anyhow!("--from-witnesses: {e}"))?;
             Some(
-                vellum_server::witness::witnessing_from_policy(policy, true, args.witness_timeout)
-                    .map_err(anyhow::Error::msg)
-                    .with_context(|| format!("--from-witnesses {}", path.display()))?,
+                vellum_server::witness::witnessing_from_policy(
+                    policy,
+                    true,
+                    args.witness_timeout,
+                    &vellum_server::witness::WitnessAuth {
+                        ca: args.witness_tls_ca.clone(),
+                        credentials: args.witness_credentials.clone(),
+                    },
+                )
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("--from-witnesses {}", path.display()))?,
             )
         }
     };

@@ -1,3 +1,4 @@
+// size: the flags of `vellum serve` are one list, a flag per key of docs/CONFIG.md.
 //! `vellum serve`: run a log on its embedded deployment (one data folder,
 //! the key beside it), until Ctrl-C or SIGTERM.
 //!
@@ -105,8 +106,9 @@ pub struct Flags {
     insecure_remote: bool,
 
     /// Sign through an independent signer (`vellum signer`) at ADDR
-    /// (unix:/path/to/socket or http://host:port) instead of holding the
-    /// key in this process. --key is then not used.
+    /// (unix:/path/to/socket, http://127.0.0.1:PORT, or https://host:port
+    /// with --signer-tls-*) instead of holding the key in this process.
+    /// --key is then not used.
     #[arg(long, value_name = "ADDR", help_heading = "Signing and witnesses")]
     signer: Option<vellum_server::SignerAddr>,
 
@@ -219,6 +221,10 @@ pub struct Flags {
     // --- TLS and access (crate::cmd::serve::TlsAccess) ---
     #[command(flatten)]
     tls_access: TlsAccess,
+
+    // --- TLS to the signer and witnesses (crate::cmd::serve_peers) ---
+    #[command(flatten)]
+    peers: super::serve_peers::PeerTls,
 }
 
 /// TLS and access control flags, kept together.
@@ -330,11 +336,10 @@ impl Flags {
         set(&mut l.request_timeout, self.request_timeout);
         set(&mut l.stream_idle_timeout, self.stream_idle_timeout);
         set(&mut l.stream_max_in_flight, self.stream_max_in_flight);
-        set(
-            &mut c.self_audit.entries_per_second,
-            self.self_audit_entries_per_second,
-        );
+        let audit_rate = self.self_audit_entries_per_second;
+        set(&mut c.self_audit.entries_per_second, audit_rate);
         self.tls_access.overlay(c);
+        self.peers.overlay(c);
     }
 }
 

@@ -22,7 +22,8 @@ const SIGNER_EXIT_HELP: &str = "\
 Exit status:
   0  stopped cleanly on Ctrl-C or SIGTERM (or the journal was listed)
   2  refused to start (key file unreadable or not mode 0600, journal of another
-     key or corrupt, address in use, a setting missing or bad)";
+     key or corrupt, address in use, a setting missing or bad, a TCP address
+     beyond loopback without mutual TLS, a TLS file unusable)";
 
 /// Arguments of `vellum signer`.
 #[derive(Debug, clap::Args)]
@@ -36,10 +37,14 @@ Exit status:
         origin is refused and journaled.\n\n\
         Point a log at it with `vellum serve --signer ADDR`. A Unix socket (the default \
         form, unix:/path) is created with mode 0600, so only this user can ask for \
-        signatures.\n\n\
+        signatures. Over TCP, http:// is for loopback only; beyond it the signer needs \
+        https:// with mutual TLS (--tls-cert, --tls-key, --tls-client-ca: only a peer with \
+        a client certificate of that CA, the log with --signer-tls-cert, gets an answer), \
+        and refuses to start without it unless --insecure-remote: whoever can reach an \
+        open signer can have it sign a tree of their own that extends the log.\n\n\
         Settings may come from a TOML file (--config FILE; see examples/signer.toml and \
         docs/CONFIG.md) and from the environment (VELLUM_SIGNER_JOURNAL, \
-        VELLUM_SIGNER_KEY, VELLUM_SIGNER_LISTEN); a flag overrides both, the environment \
+        VELLUM_SIGNER_KEY, VELLUM_SIGNER_LISTEN, VELLUM_SIGNER_TLS_CERT, ...); a flag overrides both, the environment \
         overrides the file. `vellum config print signer` shows the result. Serving needs \
         the journal, the key and the address.\n\n\
         With --list, print the journal (one line per record: kind, size, root) and exit.",
@@ -74,10 +79,32 @@ pub struct Flags {
     #[arg(long, value_name = "KEYFILE")]
     key: Option<PathBuf>,
 
-    /// Where to listen: unix:/path/to/socket or http://127.0.0.1:PORT.
-    /// Required to serve.
+    /// Where to listen: unix:/path/to/socket, http://127.0.0.1:PORT, or
+    /// https://HOST:PORT with --tls-cert, --tls-key and (beyond loopback)
+    /// --tls-client-ca. Required to serve.
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     listen: Option<SignerAddr>,
+
+    /// PEM certificate chain of the signer (for an https:// --listen).
+    /// Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert; mode 0600.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// PEM certificate(s) of the CA that the log's client certificate must
+    /// chain to (mutual TLS): a peer without such a certificate fails the
+    /// handshake. Required beyond loopback.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+
+    /// Listen beyond loopback without mutual TLS: anyone who can reach the
+    /// port can have the log's key sign a tree of their own. Never in
+    /// production.
+    #[arg(long)]
+    insecure_remote: bool,
 }
 
 impl Flags {
@@ -94,6 +121,10 @@ impl Flags {
         set_some(&mut c.journal, &self.journal);
         set_some(&mut c.key, &self.key);
         set_some(&mut c.listen, &self.listen);
+        set_some(&mut c.tls.cert, &self.tls_cert);
+        set_some(&mut c.tls.key, &self.tls_key);
+        set_some(&mut c.tls.client_ca, &self.tls_client_ca);
+        c.insecure_remote |= self.insecure_remote;
     }
 }
 
@@ -108,6 +139,11 @@ pub fn run(args: Args) -> CmdResult {
         return list(config.journal()?);
     }
     let settings = config.to_serve()?;
+    match settings.check_safety() {
+        Err(refusal) => return Err(anyhow::anyhow!(refusal).into()),
+        Ok(Some(warning)) => eprintln!("vellum: {warning}"),
+        Ok(None) => {}
+    }
     crate::daemon::run("vellum-signer", args.log.log_format, |stop, hup| {
         hup.nothing_to_reload("the signer");
         serve(settings, stop)
@@ -119,7 +155,28 @@ async fn serve(s: SignerSettings, stop: crate::daemon::Stop) -> CmdResult {
         journal,
         key,
         listen: addr,
+        tls,
+        insecure_remote: _,
     } = s;
+    // TLS files first: a bad certificate refuses the start before the
+    // journal is opened.
+    let security = match &tls {
+        None if matches!(addr, SignerAddr::Unix(_)) => "unix socket, mode 0600".to_owned(),
+        None => "none (plain TCP)".to_owned(),
+        Some(f) => match &f.client_ca {
+            Some(ca) => format!("mutual TLS (client CA {})", ca.display()),
+            None => "TLS, no client certificates".to_owned(),
+        },
+    };
+    let tls = match &tls {
+        None => None,
+        Some(files) if files.client_ca.is_some() => {
+            Some(vellum_server::tls::mtls_server_config(files, &[b"h2"]).context("signer TLS")?)
+        }
+        Some(files) => {
+            Some(vellum_server::tls::server_config(files, &[b"h2"]).context("signer TLS")?)
+        }
+    };
     let key = load_key(&key)?;
     let vkey = key.verifier();
     let signer = CheckpointSigner::open(key, &journal)
@@ -137,6 +194,7 @@ async fn serve(s: SignerSettings, stop: crate::daemon::Stop) -> CmdResult {
                 origin = %vkey.name(),
                 vkey = %vkey,
                 listen = %addr,
+                peers = %security,
                 journal = %journal.display(),
                 last_signed = %last,
                 "serving"
@@ -146,6 +204,7 @@ async fn serve(s: SignerSettings, stop: crate::daemon::Stop) -> CmdResult {
         eprintln!("vellum: signer for {}", vkey.name());
         eprintln!("  vkey:    {vkey}");
         eprintln!("  listen:  {addr}");
+        eprintln!("  peers:   {security}");
         eprintln!(
             "  journal: {} (last signed size: {last})",
             journal.display()
@@ -155,7 +214,7 @@ async fn serve(s: SignerSettings, stop: crate::daemon::Stop) -> CmdResult {
     let stop = async move {
         stop.await;
     };
-    vellum_server::grpc::serve_signer(&addr, service, banner, stop)
+    vellum_server::grpc::serve_signer(&addr, tls, service, banner, stop)
         .await
         .with_context(|| format!("signer on {addr}"))?;
     if crate::daemon::json() {

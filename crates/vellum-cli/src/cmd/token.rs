@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use vellum_server::access::{AccessPolicy, token_hash_hex};
+use vellum_witness::WitnessTokens;
 
 use crate::exit::CmdResult;
 
@@ -35,7 +36,10 @@ Exit status:
         A role holds on every log of the server; written role@NAME (e.g. \
         append@tenant-a) it holds on the log NAME only (a server may hold several \
         logs: [[logs]] in its configuration). \
-        No role can change or delete an entry: no such call exists.",
+        No role can change or delete an entry: no such call exists.\n\n\
+        With --witness, the token is for a witness (`vellum witness --auth FILE`): the \
+        line is `<sha256-hex of the token> <name>`, and the log presents the token with \
+        `vellum serve --witness-credentials` (a `<witness name> <token>` line).",
     after_help = TOKEN_EXIT_HELP,
 )]
 pub struct Args {
@@ -45,8 +49,14 @@ pub struct Args {
 
     /// Comma-separated roles: append, read, audit, admin; role@LOG for one
     /// log only (e.g. append@tenant-a,read@tenant-a).
-    #[arg(long, value_name = "ROLES")]
-    roles: String,
+    #[arg(long, value_name = "ROLES", required_unless_present = "witness")]
+    roles: Option<String>,
+
+    /// A token for a witness's --auth file instead (no roles: the line is
+    /// `<sha256-hex of the token> <name>`); the log sends it with
+    /// `vellum serve --witness-credentials`.
+    #[arg(long, conflicts_with = "roles")]
+    witness: bool,
 
     /// Where to write the token (a new file, mode 0600).
     #[arg(long, value_name = "FILE")]
@@ -58,9 +68,19 @@ pub fn run(args: Args) -> CmdResult {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow!("no randomness for a token: {e}"))?;
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let line = format!("{} {} {}", args.roles, token_hash_hex(&token), args.name);
-    // The server's own parser decides what a valid line is.
-    AccessPolicy::parse(&line).map_err(|e| anyhow!("--roles or --name: {e}"))?;
+    // The server's (or the witness's) own parser decides what a valid line is.
+    let line = match &args.roles {
+        Some(roles) => {
+            let line = format!("{roles} {} {}", token_hash_hex(&token), args.name);
+            AccessPolicy::parse(&line).map_err(|e| anyhow!("--roles or --name: {e}"))?;
+            line
+        }
+        None => {
+            let line = format!("{} {}", token_hash_hex(&token), args.name);
+            WitnessTokens::parse(&line).map_err(|e| anyhow!("--name: {e}"))?;
+            line
+        }
+    };
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -72,8 +92,9 @@ pub fn run(args: Args) -> CmdResult {
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     println!("{line}");
     eprintln!(
-        "token written to {}; add the line above to the server's --auth file",
-        args.out.display()
+        "token written to {}; add the line above to the {}'s --auth file",
+        args.out.display(),
+        if args.witness { "witness" } else { "server" }
     );
     Ok(())
 }

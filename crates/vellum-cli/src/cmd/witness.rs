@@ -11,10 +11,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use vellum_config::Layered;
 use vellum_note::CosignerKey;
+use vellum_server::TlsFiles;
 use vellum_signer::keyfile::load_key;
 use vellum_witness::config::TrustedLogs;
 use vellum_witness::state::WitnessState;
-use vellum_witness::{Witness, WitnessServiceConfig, WitnessSettings};
+use vellum_witness::{HttpOptions, Witness, WitnessServiceConfig, WitnessSettings, WitnessTokens};
 
 use super::serve::{set, set_some};
 use crate::exit::CmdResult;
@@ -23,7 +24,8 @@ const WITNESS_EXIT_HELP: &str = "\
 Exit status:
   0  stopped cleanly on Ctrl-C or SIGTERM (or the state was listed)
   2  refused to start (key not a witness key or not mode 0600, bad logs file,
-     corrupt state, address in use, a setting missing or bad)";
+     corrupt state, address in use, a setting missing or bad, an address beyond
+     loopback without TLS and --auth, a TLS or token file unusable)";
 
 /// Arguments of `vellum witness`.
 #[derive(Debug, clap::Args)]
@@ -39,9 +41,15 @@ Exit status:
         an old copy of the state: that is what lets a log fork past the witness.\n\n\
         Settings may come from a TOML file (--config FILE; see examples/witness.toml and \
         docs/CONFIG.md) and from the environment (VELLUM_WITNESS_LOGS, \
-        VELLUM_WITNESS_STATE, VELLUM_WITNESS_KEY, VELLUM_WITNESS_LISTEN); a flag \
+        VELLUM_WITNESS_STATE, VELLUM_WITNESS_KEY, VELLUM_WITNESS_LISTEN, \
+        VELLUM_WITNESS_TLS_CERT, ...); a flag \
         overrides both, the environment overrides the file. `vellum config print \
         witness` shows the result.\n\n\
+        Beyond loopback the witness needs TLS (--tls-cert, --tls-key) and client \
+        authentication (--auth: a file of token hashes, see `vellum token --witness`; the \
+        log sends its token with `vellum serve --witness-credentials`), and refuses to \
+        start without them unless --insecure-remote. The tlog-witness API is unchanged; \
+        the token travels in the Authorization header, outside the specification.\n\n\
         With --list, print each log's cosigned size and root and exit.",
     after_help = WITNESS_EXIT_HELP,
 )]
@@ -79,9 +87,28 @@ pub struct Flags {
     #[arg(long, value_name = "KEYFILE")]
     key: Option<PathBuf>,
 
-    /// The HTTP listen address [default: 127.0.0.1:6965]
+    /// The HTTP listen address [default: 127.0.0.1:6965]. Beyond loopback
+    /// it needs --tls-cert, --tls-key and --auth (or --insecure-remote).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+
+    /// PEM certificate chain: serve HTTPS. Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert; mode 0600.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Token file: one line per client, `<sha256-hex of the token> <name>`
+    /// (see `vellum token --witness`). POST /add-checkpoint then needs
+    /// `Authorization: Bearer <token>`; GET / and /health stay open.
+    #[arg(long, value_name = "FILE")]
+    auth: Option<PathBuf>,
+
+    /// Listen beyond loopback without TLS or --auth. Never in production.
+    #[arg(long)]
+    insecure_remote: bool,
 }
 
 impl Flags {
@@ -99,6 +126,10 @@ impl Flags {
         set_some(&mut c.state, &self.state);
         set_some(&mut c.key, &self.key);
         set(&mut c.listen, self.listen);
+        set_some(&mut c.tls.cert, &self.tls_cert);
+        set_some(&mut c.tls.key, &self.tls_key);
+        set_some(&mut c.auth.tokens, &self.auth);
+        c.insecure_remote |= self.insecure_remote;
     }
 }
 
@@ -129,6 +160,11 @@ pub fn run(args: Args) -> CmdResult {
         }
         return Ok(());
     }
+    match s.check_safety() {
+        Err(refusal) => return Err(anyhow::anyhow!(refusal).into()),
+        Ok(Some(warning)) => eprintln!("vellum: {warning}"),
+        Ok(None) => {}
+    }
     crate::daemon::run("vellum-witness", args.log.log_format, |stop, hup| {
         hup.nothing_to_reload("the witness");
         serve(s, logs, stop)
@@ -145,17 +181,38 @@ async fn serve(s: WitnessSettings, logs: TrustedLogs, stop: crate::daemon::Stop)
             key_path.display()
         )
     })?;
+    // TLS and tokens before the state: a bad file changes nothing.
+    let tls = match &s.tls {
+        None => None,
+        Some((cert, key)) => Some(
+            vellum_server::tls::server_config(
+                &TlsFiles::new(cert.clone(), key.clone()),
+                &[b"h2", b"http/1.1"],
+            )
+            .context("witness TLS")?,
+        ),
+    };
+    let tokens = match &s.tokens {
+        None => None,
+        Some(path) => Some(Arc::new(WitnessTokens::load(path).context("--auth")?)),
+    };
     let witness = Witness::open(key, logs, &s.state)
         .with_context(|| format!("cannot open the witness state in {}", s.state.display()))?;
     let listener = tokio::net::TcpListener::bind(s.listen)
         .await
         .with_context(|| format!("cannot listen on {}", s.listen))?;
     let addr = listener.local_addr().context("listener address")?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let clients = match &s.tokens {
+        Some(path) => format!("bearer tokens listed in {}", path.display()),
+        None => "anyone (no --auth)".to_owned(),
+    };
     if crate::daemon::json() {
         tracing::info!(
             origin = %witness.name(),
             vkey = %witness.vkey(),
-            http = format!("http://{addr}"),
+            http = format!("{scheme}://{addr}"),
+            clients = %clients,
             logs = %s.logs.display(),
             state = %s.state.display(),
             "serving"
@@ -163,7 +220,8 @@ async fn serve(s: WitnessSettings, logs: TrustedLogs, stop: crate::daemon::Stop)
     } else {
         eprintln!("vellum: witness {}", witness.name());
         eprintln!("  vkey:   {}", witness.vkey());
-        eprintln!("  http:   http://{addr}");
+        eprintln!("  http:   {scheme}://{addr}");
+        eprintln!("  asks:   {clients}");
         eprintln!("  logs:   {}", s.logs.display());
         eprintln!("  state:  {}", s.state.display());
         eprintln!("  stop:   Ctrl-C or SIGTERM");
@@ -171,7 +229,15 @@ async fn serve(s: WitnessSettings, logs: TrustedLogs, stop: crate::daemon::Stop)
     let stop = async move {
         stop.await;
     };
-    vellum_witness::http::serve(listener, Arc::new(witness), stop)
+    // The log's own accept loop: connection limit, idle timeout, TLS.
+    let limits = vellum_server::Limits::default();
+    let conns = vellum_server::net::accept(listener, &limits, tls, Arc::default());
+    let options = HttpOptions {
+        tokens,
+        ..HttpOptions::default()
+    };
+    let app = vellum_witness::http::router_with(Arc::new(witness), &options);
+    vellum_server::http::serve_conns(conns, app, &limits, stop)
         .await
         .context("witness HTTP server")?;
     if crate::daemon::json() {

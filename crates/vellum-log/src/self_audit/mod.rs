@@ -99,6 +99,16 @@ impl SelfAuditConfig {
         }
     }
 
+    /// The self-audit at [`SelfAuditConfig::DEFAULT_ENTRIES_PER_SECOND`],
+    /// a pass a day, progress in memory (as `vellum serve` runs it, which
+    /// sets the file).
+    pub fn at_default_pace() -> SelfAuditConfig {
+        SelfAuditConfig {
+            entries_per_second: Self::DEFAULT_ENTRIES_PER_SECOND,
+            ..SelfAuditConfig::off()
+        }
+    }
+
     /// Whether the self-audit runs.
     pub fn is_on(&self) -> bool {
         self.entries_per_second > 0

@@ -147,6 +147,7 @@ pub const LOG_METHODS: &[(&str, Role)] = &[
     ("GetEntryAndProof", Role::Read),
     ("Record", Role::Append),
     ("ListEvents", Role::Read),
+    ("WatchAlerts", Role::Audit),
 ];
 
 /// What the gRPC call at `path` (`/package.Service/Method`) needs.
@@ -167,6 +168,10 @@ pub fn grpc_need(path: &str) -> Need {
 
 /// What the tlog-tiles HTTP API needs, for every path.
 pub const HTTP_NEED: Role = Role::Audit;
+
+/// Names no token may have: the submitter the log records its own events
+/// under, and the one it records calls without authentication under.
+pub const RESERVED_NAMES: [&str; 2] = [crate::guard::SUBMITTER, "anonymous"];
 
 /// Who a token belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -288,6 +293,13 @@ impl AccessPolicy {
             if entries.iter().any(|e| e.credential == credential) {
                 return Err(err("this hash is listed twice".into()));
             }
+            if RESERVED_NAMES.contains(&name) {
+                return Err(err(format!(
+                    "the name {name:?} is reserved: the log records its own events (alerts) \
+                     as {:?}, and calls without a token as \"anonymous\"; choose another name",
+                    crate::guard::SUBMITTER
+                )));
+            }
             if entries.iter().any(|e| e.identity.name == name) {
                 return Err(err(format!("the name {name:?} is listed twice")));
             }
@@ -363,16 +375,43 @@ impl AccessPolicy {
     }
 }
 
-/// Denials, counted.
+/// Denials, counted, and passed on to the guard's detectors.
 #[derive(Debug, Default)]
 pub struct AccessStats {
     /// Calls refused for want of a valid token.
     pub unauthenticated: AtomicU64,
     /// Calls refused because the token lacks the role.
     pub permission_denied: AtomicU64,
+    /// Where each denial is also sent (the detectors), if anywhere. Never
+    /// waits: when the receiver is behind, the denial is counted only.
+    pub tap: std::sync::OnceLock<tokio::sync::mpsc::Sender<Refusal>>,
+}
+
+/// A refused call, as the detectors see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The token's (or certificate's) name; `None`: unauthenticated.
+    pub identity: Option<String>,
+    /// The caller's address.
+    pub address: Option<std::net::IpAddr>,
 }
 
 impl AccessStats {
+    /// Counts a denial of `identity` (`None`: unauthenticated) from `peer`.
+    fn deny(&self, identity: Option<&str>, peer: Option<&ConnInfo>) {
+        let counter = match identity {
+            None => &self.unauthenticated,
+            Some(_) => &self.permission_denied,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(tap) = self.tap.get() {
+            let _ = tap.try_send(Refusal {
+                identity: identity.map(str::to_owned),
+                address: peer.map(|p| p.remote.ip()),
+            });
+        }
+    }
+
     /// All denials.
     pub fn denied(&self) -> u64 {
         self.unauthenticated.load(Ordering::Relaxed)
@@ -448,7 +487,7 @@ impl Access {
         let identity = match (bearer(headers), cert) {
             (Ok(token), _) => {
                 let Some(identity) = policy.authenticate(token) else {
-                    self.stats.unauthenticated.fetch_add(1, Ordering::Relaxed);
+                    self.stats.deny(None, peer);
                     tracing::warn!(method = what, %remote, "denied: unknown token");
                     return Err(Denial::Unauthenticated(
                         "the bearer token is not known to this server".into(),
@@ -458,7 +497,7 @@ impl Access {
             }
             (Err(NO_HEADER), Some(fingerprint)) => {
                 let Some(identity) = policy.authenticate_cert(fingerprint) else {
-                    self.stats.unauthenticated.fetch_add(1, Ordering::Relaxed);
+                    self.stats.deny(None, peer);
                     tracing::warn!(method = what, %remote, "denied: unknown client certificate");
                     return Err(Denial::Unauthenticated(
                         "the client certificate is not listed in this server's token file".into(),
@@ -467,7 +506,7 @@ impl Access {
                 identity
             }
             (Err(reason), _) => {
-                self.stats.unauthenticated.fetch_add(1, Ordering::Relaxed);
+                self.stats.deny(None, peer);
                 tracing::warn!(method = what, %remote, reason, "denied: unauthenticated");
                 return Err(Denial::Unauthenticated(format!(
                     "{what} needs a bearer token (or client certificate) with role {role}: \
@@ -479,7 +518,7 @@ impl Access {
             who.set(&identity.name);
         }
         if !identity.roles.allows(log, role) {
-            self.stats.permission_denied.fetch_add(1, Ordering::Relaxed);
+            self.stats.deny(Some(&identity.name), peer);
             tracing::warn!(
                 method = what,
                 log,

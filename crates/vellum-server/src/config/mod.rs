@@ -30,6 +30,7 @@
 //! printed as [`REDACTED`].
 
 pub mod duration;
+mod guard;
 mod sections;
 mod signer;
 
@@ -39,6 +40,7 @@ pub use sections::{
     WitnessesConfig,
 };
 
+pub use guard::{GuardConfig, WebhookSection};
 pub use signer::{SignerServiceConfig, SignerSettings};
 pub use vellum_config::{ConfigError, Layered, REDACTED, redact};
 
@@ -52,9 +54,10 @@ use vellum_note::VerifierKey;
 
 use crate::access::AccessPolicy;
 use crate::export::ExportOptions;
-use crate::grpc::signer::SignerAddr;
+use crate::grpc::signer::{SignerAddr, SignerClientTls};
 use crate::run::{NamedLog, ServeOptions};
 use crate::tls::TlsFiles;
+use crate::witness::WitnessAuth;
 
 /// Largest vkey file read (`[log.signer] vkey = "@FILE"`): one short line.
 const MAX_VKEY_FILE: u64 = 4096;
@@ -90,6 +93,8 @@ pub struct ServeConfig {
     pub logs: Vec<NamedLogConfig>,
     /// `[self_audit]`: every log's background re-verification.
     pub self_audit: SelfAuditSection,
+    /// `[guard]`: alerts.
+    pub guard: GuardConfig,
 }
 
 impl Default for ServeConfig {
@@ -107,6 +112,7 @@ impl Default for ServeConfig {
             log: LogSection::default(),
             logs: Vec::new(),
             self_audit: SelfAuditSection::default(),
+            guard: GuardConfig::default(),
         }
     }
 }
@@ -148,13 +154,18 @@ impl Layered for ServeConfig {
                 append: AppendConfig::default(),
                 checkpoint: CheckpointConfig::default(),
                 signer: SignerConfig {
-                    remote: Some(SignerAddr::Unix(PathBuf::from("signer.sock"))),
+                    remote: Some(SignerAddr::Tcp("https://signer.example:6966".into())),
                     vkey: Some("@log.vkey".into()),
+                    tls_ca: Some(PathBuf::from("signer-ca.pem")),
+                    tls_cert: Some(PathBuf::from("log-client.pem")),
+                    tls_key: Some(PathBuf::from("log-client.key")),
                 },
                 witnesses: WitnessesConfig {
                     policy: Some(PathBuf::from("witnesses.policy")),
                     require_quorum: false,
                     timeout: Duration::from_secs(5),
+                    tls_ca: Some(PathBuf::from("witness-ca.pem")),
+                    credentials: Some(PathBuf::from("witness-credentials")),
                 },
                 export: ExportConfig {
                     folder: Some(PathBuf::from("tiles")),
@@ -167,6 +178,14 @@ impl Layered for ServeConfig {
                 ..NamedLogConfig::default()
             }],
             self_audit: SelfAuditSection::default(),
+            guard: GuardConfig {
+                enabled: true,
+                alerts_log: Some("tenant-a".into()),
+                webhook: WebhookSection {
+                    url: Some("https://alerts.example.com/hook".into()),
+                    ..WebhookSection::default()
+                },
+            },
         }
     }
 }
@@ -255,6 +274,8 @@ impl ServeConfig {
         let d = parts.to_named(vellum_proto::DEFAULT_LOG, log.kind)?;
         o.tuning = d.tuning;
         o.signer = d.signer;
+        o.signer_tls = d.signer_tls;
+        o.witness_auth = d.witness_auth;
         o.vkey = d.vkey;
         o.witness_policy = d.witness_policy;
         o.publish_below_policy = d.publish_below_policy;
@@ -279,6 +300,7 @@ impl ServeConfig {
         }
         o.check_logs()
             .map_err(|e| ConfigError::Invalid(format!("logs: {e}")))?;
+        o.guard = self.guard.to_options().map_err(ConfigError::Invalid)?;
         Ok(o)
     }
 }
@@ -311,6 +333,27 @@ impl LogParts<'_> {
         t.max_entry_size = Some(self.append.max_entry_size);
         t.checkpoint_interval = Some(self.checkpoint.interval);
         n.signer = self.signer.remote.clone();
+        n.signer_tls = SignerClientTls {
+            ca: self.signer.tls_ca.clone(),
+            cert: self.signer.tls_cert.clone(),
+            key: self.signer.tls_key.clone(),
+        };
+        if n.signer_tls.cert.is_some() != n.signer_tls.key.is_some() {
+            return Err(ConfigError::Invalid(format!(
+                "{key}.signer.tls_cert (--signer-tls-cert) and {key}.signer.tls_key \
+                 (--signer-tls-key) go together"
+            )));
+        }
+        if n.signer_tls.is_set() && !n.signer.as_ref().is_some_and(|a| a.is_tls()) {
+            return Err(ConfigError::Invalid(format!(
+                "{key}.signer.tls_* (--signer-tls-ca, --signer-tls-cert, --signer-tls-key) need \
+                 an https:// {key}.signer.remote (--signer)"
+            )));
+        }
+        n.witness_auth = WitnessAuth {
+            ca: self.witnesses.tls_ca.clone(),
+            credentials: self.witnesses.credentials.clone(),
+        };
         n.vkey = self
             .signer
             .vkey

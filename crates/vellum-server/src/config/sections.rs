@@ -220,6 +220,17 @@ pub struct SignerConfig {
     /// The log's vkey, inline or `@FILE`. Flag `--vkey`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vkey: Option<String>,
+    /// PEM CA certificate(s) of an `https://` signer's certificate
+    /// (default: the web PKI roots). Flag `--signer-tls-ca`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<PathBuf>,
+    /// PEM client certificate the log presents to an `https://` signer.
+    /// Flag `--signer-tls-cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert` (mode 0600). Flag `--signer-tls-key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `[log.witnesses]`.
@@ -236,6 +247,14 @@ pub struct WitnessesConfig {
     /// `--witness-timeout`.
     #[serde(with = "duration::serde_duration")]
     pub timeout: Duration,
+    /// PEM CA certificate(s) of `https://` witnesses' certificates
+    /// (default: the web PKI roots). Flag `--witness-tls-ca`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<PathBuf>,
+    /// A file (mode 0600) of `<witness name> <bearer token>` lines: the
+    /// token each witness gave this log. Flag `--witness-credentials`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<PathBuf>,
 }
 
 /// `[log.export]`.
@@ -337,6 +356,8 @@ impl Default for WitnessesConfig {
             policy: None,
             require_quorum: false,
             timeout: ServeOptions::embedded().witness_timeout,
+            tls_ca: None,
+            credentials: None,
         }
     }
 }

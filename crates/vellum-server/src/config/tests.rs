@@ -250,7 +250,18 @@ fn the_example_starts_the_default_log() {
 #[test]
 fn the_signer_takes_its_own_variables() {
     let keys: Vec<String> = SignerServiceConfig::keys().into_iter().collect();
-    assert_eq!(keys, ["journal", "key", "listen"]);
+    assert_eq!(
+        keys,
+        [
+            "insecure_remote",
+            "journal",
+            "key",
+            "listen",
+            "tls.cert",
+            "tls.client_ca",
+            "tls.key"
+        ]
+    );
     let c = SignerServiceConfig::load(
         None,
         env_of(&[
@@ -292,7 +303,7 @@ fn a_signer_file_is_checked_like_serves() {
     assert_eq!(SignerServiceConfig::from_toml("p", &printed).unwrap(), full);
     assert_eq!(
         full.to_serve().unwrap().listen.to_string(),
-        "unix:signer.sock"
+        "https://127.0.0.1:6966"
     );
 }
 
@@ -330,4 +341,95 @@ fn no_two_processes_share_a_variable() {
         assert!(!all.contains("VELLUM_LOG"));
         assert!(!all.contains("VELLUM_LOG_FORMAT"));
     }
+}
+
+fn signer_config(listen: &str) -> SignerServiceConfig {
+    SignerServiceConfig {
+        journal: Some("j".into()),
+        key: Some("k".into()),
+        listen: Some(listen.parse().unwrap()),
+        ..SignerServiceConfig::default()
+    }
+}
+
+#[test]
+fn a_signer_beyond_loopback_needs_mutual_tls_or_insecure_remote() {
+    // Loopback and Unix sockets need nothing more.
+    for local in [
+        "unix:s.sock",
+        "http://127.0.0.1:1",
+        "http://[::1]:1",
+        "http://localhost:1",
+    ] {
+        let s = signer_config(local).to_serve().unwrap();
+        assert_eq!(s.check_safety(), Ok(None), "{local}");
+    }
+    let s = signer_config("http://0.0.0.0:6966").to_serve().unwrap();
+    let e = s.check_safety().unwrap_err();
+    assert!(
+        e.starts_with("refusing to serve the signer on http://0.0.0.0:6966 without mutual TLS")
+            && e.contains("--tls-client-ca FILE")
+            && e.contains("--insecure-remote"),
+        "{e}"
+    );
+    // A host name is not known to stay on this machine.
+    assert!(
+        signer_config("http://signer.internal:1")
+            .to_serve()
+            .unwrap()
+            .check_safety()
+            .is_err()
+    );
+    let mut c = signer_config("https://0.0.0.0:6966");
+    c.tls.cert = Some("c.pem".into());
+    c.tls.key = Some("c.key".into());
+    let e = c.to_serve().unwrap().check_safety().unwrap_err();
+    assert!(
+        e.contains("without client authentication (--tls-client-ca"),
+        "{e}"
+    );
+    c.tls.client_ca = Some("ca.pem".into());
+    assert_eq!(c.to_serve().unwrap().check_safety(), Ok(None));
+    let mut open = signer_config("http://0.0.0.0:6966");
+    open.insecure_remote = true;
+    let w = open.to_serve().unwrap().check_safety().unwrap().unwrap();
+    assert!(w.starts_with("INSECURE (--insecure-remote)"), "{w}");
+}
+
+#[test]
+fn signer_tls_settings_must_fit_the_address() {
+    let mut c = signer_config("https://127.0.0.1:1");
+    let e = c.to_serve().unwrap_err().to_string();
+    assert!(e.contains("https:// listen address needs tls.cert"), "{e}");
+    c.tls.cert = Some("c.pem".into());
+    let e = c.to_serve().unwrap_err().to_string();
+    assert!(e.contains("go together"), "{e}");
+    c.tls.key = Some("c.key".into());
+    c.listen = Some("http://127.0.0.1:1".parse().unwrap());
+    let e = c.to_serve().unwrap_err().to_string();
+    assert!(e.contains("need an https:// listen address"), "{e}");
+    let mut c = signer_config("unix:s");
+    c.tls.client_ca = Some("ca.pem".into());
+    let e = c.to_serve().unwrap_err().to_string();
+    assert!(e.contains("needs tls.cert and tls.key"), "{e}");
+}
+
+#[test]
+fn the_log_side_signer_tls_needs_an_https_signer() {
+    let mut c = ServeConfig::default();
+    c.log.signer.remote = Some("unix:s.sock".parse().unwrap());
+    c.log.signer.tls_ca = Some("ca.pem".into());
+    let e = c.to_options().unwrap_err().to_string();
+    assert!(
+        e.contains("log.signer.tls_*") && e.contains("https://"),
+        "{e}"
+    );
+    c.log.signer.remote = Some("https://signer.example:6966".parse().unwrap());
+    c.log.signer.tls_cert = Some("log.pem".into());
+    let e = c.to_options().unwrap_err().to_string();
+    assert!(e.contains("go together"), "{e}");
+    c.log.signer.tls_key = Some("log.key".into());
+    let o = c.to_options().unwrap();
+    assert!(o.signer_tls.has_identity());
+    assert_eq!(o.signer_tls.ca, Some(PathBuf::from("ca.pem")));
 }

@@ -35,13 +35,18 @@ mod index;
 mod keys;
 mod rebuild;
 mod round;
+mod stats;
+mod tap;
 
 pub use history::{Cursor, MAX_PAGE, Page, Query};
 pub use index::IndexError;
 pub use rebuild::{IndexCheck, IndexCheckFailure, ReindexReport, check_index, reindex};
+pub use stats::EventStats;
+pub use tap::Sequenced;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -175,6 +180,9 @@ pub struct Recorder {
 struct Shared {
     log: Log,
     index: IndexDb,
+    stats: Arc<EventStats>,
+    /// The detectors' feed, once set.
+    tap: std::sync::OnceLock<mpsc::Sender<Sequenced>>,
 }
 
 impl std::fmt::Debug for Job {
@@ -243,7 +251,12 @@ impl Recorder {
             })?;
             state.last_received = Some(r.attested().received_at);
         }
-        let shared = Arc::new(Shared { log, index });
+        let shared = Arc::new(Shared {
+            log,
+            index,
+            stats: Arc::default(),
+            tap: std::sync::OnceLock::new(),
+        });
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
         let (taken_tx, taken) = watch::channel(state.next);
         tokio::spawn(round::run(Arc::downgrade(&shared), state, taken_tx, rx));
@@ -312,6 +325,37 @@ impl Recorder {
     ///
     /// [`RecordFailure`].
     pub async fn record(&self, event: Event, submitter: &str) -> Result<RecordedAt, RecordFailure> {
+        let outcome = event.result();
+        let answer = self.record_uncounted(event, submitter).await;
+        let stats = &self.shared.stats;
+        match &answer {
+            Ok(at) if at.duplicate => {
+                stats.duplicates.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(_) => stats.count_recorded(outcome),
+            Err(_) => {
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        answer
+    }
+
+    /// Shows every event recorded from now on to `tap` (the guard's
+    /// detectors); only the first tap set counts.
+    pub fn set_tap(&self, tap: mpsc::Sender<Sequenced>) {
+        let _ = self.shared.tap.set(tap);
+    }
+
+    /// What this recorder counted (shared: it counts on).
+    pub fn stats(&self) -> &Arc<EventStats> {
+        &self.shared.stats
+    }
+
+    async fn record_uncounted(
+        &self,
+        event: Event,
+        submitter: &str,
+    ) -> Result<RecordedAt, RecordFailure> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             event,

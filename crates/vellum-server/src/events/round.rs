@@ -44,7 +44,7 @@ pub(super) async fn run(
         }
         let (replies, outcome) = match &stopped {
             Some(why) => stop_all(batch, why.clone()),
-            None => round(&held.log, &held.index, &mut state, &taken, batch).await,
+            None => round(&held, &mut state, &taken, batch).await,
         };
         drop(held);
         for (reply, answer) in replies {
@@ -136,12 +136,12 @@ fn known(index: &IndexDb, batch: &[Job]) -> Result<Known, String> {
 /// the next round reads them: what the batch was built on still holds when
 /// its answer comes.
 async fn round(
-    log: &Log,
-    index: &IndexDb,
+    shared: &Shared,
     state: &mut State,
     taken: &watch::Sender<u64>,
     batch: Vec<Job>,
 ) -> (Vec<Reply>, Result<(), String>) {
+    let (log, index) = (&shared.log, &shared.index);
     let now = match Timestamp::from_system_time(SystemTime::now()) {
         Ok(t) => t,
         Err(e) => {
@@ -233,6 +233,11 @@ async fn round(
                     match index.write(&pairs, wm).map_err(|e| e.to_string()) {
                         Ok(()) => {
                             taken.send_replace(state.next);
+                            super::tap::send(
+                                shared.tap.get(),
+                                &shared.stats,
+                                records.iter().map(|(r, _)| r),
+                            );
                         }
                         Err(why) => {
                             // The events are durable: their callers get

@@ -21,6 +21,7 @@ use vellum_proto::v1 as pb;
 
 use crate::access::Identity;
 use crate::events::{Cursor, MAX_PAGE, Query, Recorder, Select};
+use crate::guard::Alerts;
 use crate::limits::Limits;
 use crate::status::{invalid, status, stream_idle};
 
@@ -32,6 +33,8 @@ pub struct LogService {
     /// Set for an events log: the one writer (`Record`); `Append` is
     /// refused.
     recorder: Option<Recorder>,
+    /// The server's alerts (`WatchAlerts`), once started.
+    alerts: Option<Alerts>,
 }
 
 impl LogService {
@@ -41,6 +44,7 @@ impl LogService {
             log,
             limits: Arc::new(limits),
             recorder: None,
+            alerts: None,
         }
     }
 
@@ -48,6 +52,13 @@ impl LogService {
     #[must_use]
     pub fn with_recorder(mut self, recorder: Recorder) -> LogService {
         self.recorder = Some(recorder);
+        self
+    }
+
+    /// Serves `WatchAlerts` from the server's `alerts`.
+    #[must_use]
+    pub fn with_alerts(mut self, alerts: Alerts) -> LogService {
+        self.alerts = Some(alerts);
         self
     }
 
@@ -346,20 +357,34 @@ impl pb::log_server::Log for LogService {
             .get::<Identity>()
             .map_or_else(|| "anonymous".to_owned(), |i| i.name.clone());
         let req = request.into_inner();
-        let wait = match wait_from(req.wait)? {
-            Wait::Witnessed => {
+        let checked = wait_from(req.wait).and_then(|wait| {
+            if wait == Wait::Witnessed {
                 return Err(invalid(
                     "Record waits for durable or checkpoint; witnessed is not offered yet",
                 ));
             }
-            w => w,
-        };
-        let event = req
-            .event
-            .ok_or_else(|| invalid("event: required"))
-            .and_then(|e| vellum_event::Submitted::try_from(e).map_err(|e| invalid(e.to_string())))?
-            .validate(&vellum_event::Limits::default())
-            .map_err(|e| invalid(e.to_string()))?;
+            let event = req
+                .event
+                .ok_or_else(|| invalid("event: required"))
+                .and_then(|e| {
+                    vellum_event::Submitted::try_from(e).map_err(|e| invalid(e.to_string()))
+                })?
+                .validate(&vellum_event::Limits::default())
+                .map_err(|e| invalid(e.to_string()))?;
+            if event.action().starts_with("vellum.") {
+                return Err(invalid(
+                    "event.action: the prefix \"vellum.\" is reserved for the log's own events \
+                     (alerts); choose another",
+                ));
+            }
+            Ok((wait, event))
+        });
+        let (wait, event) = checked.inspect_err(|_| {
+            recorder
+                .stats()
+                .invalid
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })?;
         let (at, proof) = recorder
             .record_and_wait(event, &submitter, wait)
             .await
@@ -375,6 +400,32 @@ impl pb::log_server::Log for LogService {
             checkpoint,
             inclusion_proof,
         }))
+    }
+
+    type WatchAlertsStream =
+        Pin<Box<dyn Stream<Item = Result<pb::RecordedAlert, Status>> + Send + 'static>>;
+
+    async fn watch_alerts(
+        &self,
+        request: Request<pb::WatchAlertsRequest>,
+    ) -> Result<Response<Self::WatchAlertsStream>, Status> {
+        let Some(alerts) = self.alerts.clone() else {
+            return Err(Status::failed_precondition(
+                "this server records no alerts (guardrails are off)",
+            ));
+        };
+        let req = request.into_inner();
+        let name = alerts.target().1.to_owned();
+        let stream = crate::guard::watch(alerts, req.from_index, req.follow).map(move |r| {
+            r.map(|a| pb::RecordedAlert {
+                index: a.index,
+                kind: a.kind,
+                recorded: a.bytes,
+                log: name.clone(),
+            })
+            .map_err(|e| Status::unavailable(format!("reading the alerts: {e}")))
+        });
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn list_events(

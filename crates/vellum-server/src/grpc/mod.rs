@@ -120,12 +120,6 @@ pub async fn serve_conns(
     result.map_err(GrpcError::from)
 }
 
-/// Accepted connections with `TCP_NODELAY` set (see [`crate::net`]), for
-/// the signer's listener.
-fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
-    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
-}
-
 /// Binds `addr` for gRPC; port 0 picks a free port (see the returned
 /// listener's `local_addr`).
 ///
@@ -143,17 +137,28 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, std::io::Error> {
 /// into place, so there is no moment at which others could connect. A stale
 /// socket file left by a crashed signer is replaced, a live one is an error.
 ///
+/// A TCP address is served as [`serve_signer_on`] does, with `tls` for an
+/// `https://` address (which needs it) and none for `http://`. Whether the
+/// address may be served this way at all (loopback, mutual TLS) is the
+/// caller's check: [`crate::SignerSettings::check_safety`].
+///
 /// # Errors
 ///
-/// [`GrpcError`] when the address cannot be bound or the transport fails.
+/// [`GrpcError`] when the address cannot be bound, TLS does not match the
+/// address's scheme, or the transport fails.
 pub async fn serve_signer(
     addr: &signer::SignerAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
     service: signer::SignerService,
     listening: impl FnOnce(),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GrpcError> {
+    if tls.is_some() != addr.is_tls() {
+        return Err(GrpcError::Io(std::io::Error::other(format!(
+            "{addr}: TLS settings go with an https:// address, and only with one"
+        ))));
+    }
     let svc = vellum_proto::v1::signer_server::SignerServer::new(service);
-    let server = Server::builder().add_service(svc);
     match addr {
         signer::SignerAddr::Unix(path) => {
             if path.exists() {
@@ -175,7 +180,8 @@ pub async fn serve_signer(
             std::fs::rename(&staging, path)?;
             listening();
             let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
-            server
+            Server::builder()
+                .add_service(svc)
                 .serve_with_incoming_shutdown(incoming, shutdown)
                 .await?;
             let _ = std::fs::remove_file(path);
@@ -189,10 +195,37 @@ pub async fn serve_signer(
             })?;
             let listener = TcpListener::bind(authority.as_str()).await?;
             listening();
-            server
-                .serve_with_incoming_shutdown(incoming(listener), shutdown)
-                .await?;
+            serve_signer_on(listener, tls, svc, shutdown).await?;
         }
     }
+    Ok(())
+}
+
+/// Serves a signer on a bound TCP `listener` until `shutdown`, through
+/// [`net::accept`] (connection limit, `TCP_NODELAY`, idle timeout, and the
+/// TLS handshake when `tls` is given: with [`crate::tls::mtls_server_config`]
+/// a peer without a client certificate of the right CA never reaches the
+/// service).
+///
+/// # Errors
+///
+/// [`GrpcError`] when the transport fails.
+pub async fn serve_signer_on(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    svc: vellum_proto::v1::signer_server::SignerServer<signer::SignerService>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GrpcError> {
+    let conns = net::accept(
+        listener,
+        &Limits::default(),
+        tls,
+        Arc::new(ConnStats::default()),
+    );
+    let incoming = ReceiverStream::new(conns).map(Ok::<_, std::io::Error>);
+    Server::builder()
+        .add_service(svc)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await?;
     Ok(())
 }

@@ -167,4 +167,13 @@ impl LogApi for LogRouter {
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
         self.route(&request)?.list_events(request).await
     }
+
+    type WatchAlertsStream = <LogService as LogApi>::WatchAlertsStream;
+
+    async fn watch_alerts(
+        &self,
+        request: Request<pb::WatchAlertsRequest>,
+    ) -> Result<Response<Self::WatchAlertsStream>, Status> {
+        self.route(&request)?.watch_alerts(request).await
+    }
 }

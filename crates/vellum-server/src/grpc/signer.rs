@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity, Uri};
 use tonic::{Code, Request, Response, Status};
 use vellum_log::{BoxFuture, SignError, Signer};
 use vellum_merkle::{Hash, TreeSize};
@@ -79,14 +79,106 @@ impl pb::signer_server::Signer for SignerService {
     }
 }
 
-/// Where a signer listens: `unix:/path/to/socket` or `http://host:port`.
+/// Where a signer listens: `unix:/path/to/socket`, `http://host:port`
+/// (plain: loopback only, unless the signer runs `--insecure-remote`) or
+/// `https://host:port` (TLS, and mutual TLS beyond loopback).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SignerAddr {
     /// A Unix domain socket (the default for a signer on the same machine:
     /// file permissions decide who may ask for signatures).
     Unix(PathBuf),
-    /// A TCP address, as an `http://` URL.
+    /// A TCP address, as an `http://` or `https://` URL.
     Tcp(String),
+}
+
+impl SignerAddr {
+    /// Whether this is an `https://` address (TLS).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, SignerAddr::Tcp(u) if u.starts_with("https://"))
+    }
+
+    /// Whether only this machine can reach the address: a Unix socket, or
+    /// a URL whose host is a loopback IP or `localhost`. Any other host
+    /// name counts as beyond loopback (what it resolves to may change).
+    pub fn is_local(&self) -> bool {
+        match self {
+            SignerAddr::Unix(_) => true,
+            SignerAddr::Tcp(url) => url_host_is_loopback(url),
+        }
+    }
+}
+
+/// Whether the host of `url` (`scheme://host[:port][/...]`) is a loopback
+/// IP address or `localhost`; `false` for anything else, or a URL that
+/// cannot be read.
+pub fn url_host_is_loopback(url: &str) -> bool {
+    let Ok(uri) = url.parse::<Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// How the log reaches an `https://` signer: the CA its certificate must
+/// chain to, and the client certificate the log presents (mutual TLS). All
+/// `None`: no TLS settings (a Unix socket or an `http://` address).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignerClientTls {
+    /// PEM CA certificate(s) of the signer's certificate; `None`: the
+    /// public web PKI roots.
+    pub ca: Option<PathBuf>,
+    /// PEM certificate the log presents to the signer.
+    pub cert: Option<PathBuf>,
+    /// PEM private key of `cert` (mode 0600).
+    pub key: Option<PathBuf>,
+}
+
+impl SignerClientTls {
+    /// Whether any setting is given.
+    pub fn is_set(&self) -> bool {
+        self.ca.is_some() || self.cert.is_some() || self.key.is_some()
+    }
+
+    /// Whether the log presents a client certificate.
+    pub fn has_identity(&self) -> bool {
+        self.cert.is_some() && self.key.is_some()
+    }
+
+    /// The tonic client configuration these files describe, for the signer
+    /// at `url`.
+    fn client_config(&self, url: &str) -> Result<ClientTlsConfig, String> {
+        let mut tls = match &self.ca {
+            Some(ca) => {
+                let pem = crate::tls::read_ca_pem(ca)
+                    .map_err(|e| format!("signer CA (--signer-tls-ca): {e}"))?;
+                ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem))
+            }
+            None => ClientTlsConfig::new().with_webpki_roots(),
+        };
+        match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => {
+                let cert = crate::tls::read_cert_pem(cert)
+                    .map_err(|e| format!("signer client certificate (--signer-tls-cert): {e}"))?;
+                let key = crate::tls::read_key_pem(key)
+                    .map_err(|e| format!("signer client key (--signer-tls-key): {e}"))?;
+                tls = tls.identity(Identity::from_pem(cert, key));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(format!(
+                    "signer at {url}: --signer-tls-cert and --signer-tls-key go together"
+                ));
+            }
+        }
+        Ok(tls)
+    }
 }
 
 impl std::str::FromStr for SignerAddr {
@@ -101,7 +193,8 @@ impl std::str::FromStr for SignerAddr {
             Ok(SignerAddr::Tcp(s.to_owned()))
         } else {
             Err(format!(
-                "signer address {s:?} must be unix:/path/to/socket or http://host:port"
+                "signer address {s:?} must be unix:/path/to/socket, http://host:port or \
+                 https://host:port"
             ))
         }
     }
@@ -124,19 +217,40 @@ pub struct RemoteSigner {
 }
 
 impl RemoteSigner {
-    /// A client for the signer at `addr`. Connects lazily, and reconnects
-    /// after failures, so that a signer restart only delays checkpoints.
+    /// A client for the signer at `addr`, reached with `tls` when it is an
+    /// `https://` address. Connects lazily, and reconnects after failures,
+    /// so that a signer restart only delays checkpoints.
     ///
     /// # Errors
     ///
-    /// A message when the address cannot be used.
-    pub fn new(addr: SignerAddr) -> Result<RemoteSigner, String> {
+    /// A message when the address cannot be used, when TLS settings are
+    /// given for an address without TLS, or when a TLS file cannot be
+    /// used.
+    pub fn new(addr: SignerAddr, tls: &SignerClientTls) -> Result<RemoteSigner, String> {
+        if tls.is_set() && !addr.is_tls() {
+            return Err(format!(
+                "signer at {addr}: the signer TLS settings (--signer-tls-ca, --signer-tls-cert, \
+                 --signer-tls-key) need an https:// signer address"
+            ));
+        }
         let channel = match &addr {
-            SignerAddr::Tcp(url) => Endpoint::from_shared(url.clone())
-                .map_err(|e| format!("signer address {url}: {e}"))?
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(30))
-                .connect_lazy(),
+            SignerAddr::Tcp(url) => {
+                let mut endpoint = Endpoint::from_shared(url.clone())
+                    .map_err(|e| format!("signer address {url}: {e}"))?
+                    .connect_timeout(Duration::from_secs(5))
+                    .timeout(Duration::from_secs(30))
+                    // Pings keep an idle channel under the signer's idle
+                    // timeout (`serve_signer_on`), so a checkpoint after a
+                    // quiet spell does not meet a closed connection.
+                    .http2_keep_alive_interval(Duration::from_secs(30))
+                    .keep_alive_while_idle(true);
+                if addr.is_tls() {
+                    endpoint = endpoint
+                        .tls_config(tls.client_config(url)?)
+                        .map_err(|e| format!("signer at {url}: TLS: {e}"))?;
+                }
+                endpoint.connect_lazy()
+            }
             SignerAddr::Unix(path) => {
                 let path = path.clone();
                 // The URI is required by the API but unused: the connector
