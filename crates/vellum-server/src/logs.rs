@@ -199,7 +199,7 @@ pub(crate) async fn open_one(
 }
 
 /// The log's settings: the defaults for `origin`, with the spec's tuning
-/// and the server's self-audit.
+/// and its share of the server's self-audit.
 ///
 /// An events log's only writer is its recorder, which batches the events
 /// that wait while its previous append commits and has one append in
@@ -208,7 +208,11 @@ pub(crate) async fn open_one(
 fn log_config(opts: &ServeOptions, spec: &NamedLog, origin: &str) -> LogConfig {
     let mut config = LogConfig::new(origin);
     spec.tuning.apply(&mut config);
+    // The pace is the server's: its logs share it, so that a server of
+    // many logs re-verifies no faster than one of a single log.
     config.self_audit = opts.self_audit.clone();
+    let logs = 1 + opts.logs.len() as u64;
+    config.self_audit.entries_per_second = opts.self_audit.entries_per_second.div_ceil(logs);
     if spec.kind == LogKind::Events {
         config.pool_max_delay = Duration::ZERO;
     }

@@ -87,7 +87,8 @@ pub struct ServeOptions {
     /// The logs besides the default one (`[[logs]]` in the configuration),
     /// each in `<data>/logs/<name>/`.
     pub logs: Vec<NamedLog>,
-    /// Every log's self-audit (its progress in `<data>/self-audit`).
+    /// The logs' self-audit (its progress in `<data>/self-audit`); the
+    /// logs share its pace.
     pub self_audit: SelfAuditConfig,
     /// Alerts and detectors (`[guard]`).
     pub guard: crate::guard::GuardOptions,
