@@ -315,3 +315,24 @@ impl std::fmt::Display for LogKind {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_logs_of_a_server_share_the_self_audits_pace() {
+        let mut o = ServeOptions::embedded();
+        let alone = log_config(&o, &o.default_log(), "x");
+        assert_eq!(alone.self_audit.entries_per_second, 5000);
+        o.logs = vec![
+            NamedLog::new("a", LogKind::Raw),
+            NamedLog::new("b", LogKind::Events),
+        ];
+        let shared = log_config(&o, &o.logs[1], "x");
+        assert_eq!(shared.self_audit.entries_per_second, 1667);
+        assert_eq!(shared.self_audit.pass_interval, o.self_audit.pass_interval);
+        o.self_audit.entries_per_second = 0;
+        assert!(!log_config(&o, &o.default_log(), "x").self_audit.is_on());
+    }
+}
