@@ -1,7 +1,9 @@
 //! Corruption and rollback of a data folder, as an operator meets them:
 //! `vellum fsck` names a flipped byte in an entry, a node, a dedup record
 //! or a checkpoint; `vellum serve` refuses a store whose right edge was
-//! damaged, and an older copy of the store, before it signs anything new.
+//! damaged, and an older copy of the store, before it signs anything new;
+//! its self-audit finds a flipped byte deeper in the tree while it serves,
+//! and stops.
 
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
@@ -222,4 +224,56 @@ fn an_older_copy_of_the_store_is_refused_with_the_sizes() {
     assert_eq!(journal_records(&data), before, "nothing new may be signed");
     // The old copy itself is intact: fsck has nothing to say about it.
     assert_ok(&fsck(&data));
+}
+
+#[test]
+fn the_self_audit_of_serve_finds_a_flipped_inner_node_and_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean");
+    make_log(&clean);
+    // Node (1, 3) is not on the right edge: the start-up checks cannot see
+    // it, the self-audit must.
+    let data = damaged(&clean, dir.path(), "inner", Record::Node(1, 3), 0);
+    let before = journal_records(&data);
+    let says = "node (level 1, index 3) is corrupt";
+
+    // The default pace verifies 100 entries at once: the server may stop
+    // before or after its banner is out.
+    let (status, err) = match Server::start(&data, &["--origin", ORIGIN]) {
+        Started::Refused(status, err) => (status, err),
+        Started::Up(mut server) => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            let status = loop {
+                if let Some(s) = server.child.try_wait().unwrap() {
+                    break s;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the self-audit did not stop the server"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            };
+            let mut err = server.banner.clone();
+            while let Some(line) = server.next_line(std::time::Duration::from_secs(2)) {
+                err.push_str(&line);
+                err.push('\n');
+            }
+            (status, err)
+        }
+    };
+    assert!(!status.success(), "{err}");
+    assert!(err.contains(says), "{err}");
+    assert!(err.contains("self-audit"), "{err}");
+    assert_eq!(journal_records(&data), before, "nothing new may be signed");
+
+    // The finding was kept: the next start refuses before it signs.
+    match Server::start(&data, &["--origin", ORIGIN]) {
+        Started::Up(_) => panic!("vellum serve started over a finding of its self-audit"),
+        Started::Refused(status, err) => {
+            assert_eq!(status.code(), Some(2), "{err}");
+            assert!(err.contains(says), "{err}");
+        }
+    }
+    assert_eq!(journal_records(&data), before, "nothing new may be signed");
+    assert_rejected(&fsck(&data), &[says]);
 }

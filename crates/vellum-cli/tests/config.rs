@@ -157,3 +157,38 @@ fn flags_beat_the_environment_which_beats_the_file() {
     );
     assert_fails(&out, 2, &["VELLUM_LIMITS_MAX_CONNECTIONS"]);
 }
+
+#[test]
+fn the_self_audit_pace_comes_from_the_file_the_environment_and_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vellum.toml");
+    std::fs::write(
+        &path,
+        "[self_audit]\nentries_per_second = 100\npass_interval = \"60m\"\n",
+    )
+    .unwrap();
+    let file = path.to_str().unwrap();
+    let print = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["config", "print", "--config", file];
+        args.extend_from_slice(extra);
+        let out = vellum_env(&args, env);
+        assert_eq!(out.status.code(), Some(0), "{}", process::stderr(&out));
+        stdout(&out)
+    };
+    let printed = print(&[], &[]);
+    assert!(printed.contains("[self_audit]"), "{printed}");
+    assert!(printed.contains("entries_per_second = 100"), "{printed}");
+    assert!(printed.contains("pass_interval = \"60m\""), "{printed}");
+    let env = [("VELLUM_SELF_AUDIT_ENTRIES_PER_SECOND", "200")];
+    let printed = print(&[], &env);
+    assert!(printed.contains("entries_per_second = 200"), "{printed}");
+    let printed = print(&["--self-audit-entries-per-second", "0"], &env);
+    assert!(printed.contains("entries_per_second = 0"), "{printed}");
+    // Unset, the default pace.
+    let out = vellum_env(&["config", "print"], &[]);
+    assert!(
+        stdout(&out).contains("entries_per_second = 5000"),
+        "{}",
+        stdout(&out)
+    );
+}

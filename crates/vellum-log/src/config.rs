@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use vellum_merkle::tiles::MAX_ENTRY_SIZE;
 
+use crate::self_audit::SelfAuditConfig;
+
 /// Configuration of one log.
 #[derive(Clone, Debug)]
 pub struct LogConfig {
@@ -51,6 +53,9 @@ pub struct LogConfig {
     /// affected, and every committed round is still covered by the next
     /// checkpoint.
     pub checkpoint_interval: Duration,
+    /// The background re-verification of the stored tree
+    /// ([`crate::self_audit`]); off unless set.
+    pub self_audit: SelfAuditConfig,
 }
 
 impl LogConfig {
@@ -75,6 +80,7 @@ impl LogConfig {
             checkpoint_wait_timeout: Duration::from_secs(10),
             signer_retry: Duration::from_millis(200),
             checkpoint_interval: Duration::ZERO,
+            self_audit: SelfAuditConfig::off(),
         }
     }
 

@@ -286,6 +286,13 @@ pub enum StartupError {
     /// The configuration is inconsistent.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The self-audit stopped the log on a finding before this start, and
+    /// the record it named is still bad (see [`crate::self_audit`]).
+    #[error(
+        "the self-audit found the stored data corrupt: {0}; refusing to sign over it (repair \
+         the store: `vellum fsck` names every bad record)"
+    )]
+    SelfAudit(String),
     /// The store could not be read.
     #[error("cannot read the store: {0}")]
     Store(#[from] StoreError),

@@ -15,8 +15,14 @@
 //! 5. every stored checkpoint verifies with the log key, is for the size it
 //!    is stored under, and has the root of the stored tree at that size.
 //!
-//! It only reads, in pages of [`PAGE`], so memory does not grow with the log.
-//! The first disagreement stops it with a [`Finding`] that names the record.
+//! Steps 1 to 3 run a page of leaves at a time ([`check_leaves`]): a page
+//! checks its entries, their dedup records, and the nodes whose last leaf
+//! it holds, so every node is checked after its children. It only reads,
+//! in pages of [`PAGE`], so memory does not grow with the log. The first
+//! disagreement stops it with a [`Finding`] that names the record.
+//!
+//! The running log re-verifies its store with the same checks, paced, in
+//! the background: [`self_audit`](crate::self_audit).
 
 use vellum_merkle::compact::root_nodes;
 use vellum_merkle::{Hash, LeafIndex, TreeSize, leaf_hash, node_hash};
@@ -136,18 +142,16 @@ impl From<StoreError> for FsckError {
 /// Which part of the check is running, for progress reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
-    /// Re-hashing entries into leaf hashes.
-    Entries,
-    /// Recomputing nodes from their children.
-    Nodes,
-    /// Checking the dedup index.
-    Dedup,
+    /// Re-hashing entries, recomputing nodes from their children and
+    /// checking the dedup index, a page of leaves at a time.
+    Tree,
     /// Verifying stored checkpoints.
     Checkpoints,
 }
 
-/// Work done so far: `done` of `total` units, where a unit is one entry,
-/// node, dedup record or checkpoint size looked at.
+/// Work done so far: `done` of `total` units, where a unit is one leaf
+/// (its entry, its dedup record and the nodes it completes) or one
+/// checkpoint size looked at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Progress {
     /// The running phase.
@@ -156,11 +160,6 @@ pub struct Progress {
     pub done: u64,
     /// Units in the whole check.
     pub total: u64,
-}
-
-/// Nodes above the leaves in a tree of `size` leaves (complete ones only).
-fn inner_nodes(size: u64) -> u64 {
-    (1..64u32).map(|l| size >> l).sum()
 }
 
 /// Re-verifies everything `store` holds, as the module docs describe.
@@ -177,121 +176,34 @@ pub fn fsck(
 ) -> Result<FsckReport, FsckError> {
     let head = store.tree_head()?;
     let size = head.size.get();
-    let total = size + inner_nodes(size) + size + (size + 1);
+    let total = size + (size + 1);
     let mut done = 0u64;
     let mut report = |phase: Phase, n: u64| {
         done += n;
         progress(Progress { phase, done, total });
     };
 
-    // 1. Entries against leaf hashes.
-    let mut start = 0;
-    while start < size {
-        let count = PAGE.min(size - start);
-        let first = LeafIndex::new(start).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let entries = store.read_entries(first, count)?;
-        let leaves = store.read_node_range(0, start, count)?;
-        if entries.len() as u64 != count || leaves.len() as u64 != count {
-            return Err(Finding::Missing(format!(
-                "entries or leaf hashes {start}..{}",
-                start + count
-            ))
-            .into());
-        }
-        for (i, (entry, stored)) in (start..).zip(entries.iter().zip(&leaves)) {
-            let recomputed = leaf_hash(entry);
-            if recomputed != *stored {
-                return Err(blame_leaf(store, i, *stored, recomputed)?.into());
-            }
-        }
-        report(Phase::Entries, count);
-        start += count;
-    }
-
-    // 2. Nodes against their children, one level at a time.
+    // 1.-3. Entries, nodes and dedup records, a page of leaves at a time:
+    // each page checks the nodes its leaves complete, so every node is
+    // checked once, after its children.
     let mut nodes = 0;
-    for level in 1..64u8 {
-        let width = size >> level;
-        if width == 0 {
-            break;
-        }
-        let mut start = 0;
-        while start < width {
-            let count = PAGE.min(width - start);
-            let stored = store.read_node_range(level, start, count)?;
-            let children = store.read_node_range(level - 1, 2 * start, 2 * count)?;
-            if stored.len() as u64 != count || children.len() as u64 != 2 * count {
-                return Err(Finding::Missing(format!(
-                    "nodes at level {level}, {start}..{}",
-                    start + count
-                ))
-                .into());
-            }
-            for (j, (s, pair)) in (start..).zip(stored.iter().zip(children.chunks_exact(2))) {
-                let recomputed = node_hash(&pair[0], &pair[1]);
-                if recomputed != *s {
-                    return Err(Finding::Node {
-                        level,
-                        index: j,
-                        stored: *s,
-                        recomputed,
-                    }
-                    .into());
-                }
-            }
-            nodes += count;
-            report(Phase::Nodes, count);
-            start += count;
-        }
-    }
-
-    // 3. The dedup index: each leaf hash leads to its own index.
     let mut start = 0;
     while start < size {
-        let count = PAGE.min(size - start);
-        let leaves = store.read_node_range(0, start, count)?;
-        let found = store.find_leaves(&leaves)?;
-        for (i, (leaf, f)) in (start..).zip(leaves.iter().zip(found)) {
-            let f = f.map(LeafIndex::get);
-            if f != Some(i) {
-                return Err(Finding::Dedup {
-                    index: i,
-                    leaf: *leaf,
-                    found: f,
-                }
-                .into());
-            }
-        }
-        report(Phase::Dedup, count);
-        start += count;
+        let end = start + PAGE.min(size - start);
+        nodes += check_leaves(store, start, end)?;
+        report(Phase::Tree, end - start);
+        start = end;
     }
 
     // 4. The head: every node on the right edge is checked now.
-    let recomputed = root_at(store, head.size)?;
-    if recomputed != head.root {
-        return Err(Finding::Head {
-            size,
-            stored: head.root,
-            recomputed,
-        }
-        .into());
-    }
-    // An empty tree has no edge: its root is the empty hash by definition.
-    debug_assert!(size > 0 || root_nodes(head.size).is_empty());
+    check_head(store, &head)?;
 
     // 5. Every stored checkpoint.
     let mut checkpoints = 0;
     let mut s = 0;
     while s <= size {
         let last = (s + PAGE - 1).min(size);
-        for cs in s..=last {
-            let at = TreeSize::new(cs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let Some(note) = store.checkpoint_at(at)? else {
-                continue;
-            };
-            check_checkpoint(store, log_key, at, &note)?;
-            checkpoints += 1;
-        }
+        checkpoints += check_checkpoints(store, log_key, s, last)?;
         report(Phase::Checkpoints, last - s + 1);
         s = last + 1;
     }
@@ -303,6 +215,134 @@ pub fn fsck(
         dedup: size,
         checkpoints,
     })
+}
+
+/// Checks the leaves `from..to` of the stored tree: each entry hashes to
+/// its stored leaf hash, each leaf hash leads back to its index in the
+/// dedup index, and every stored node above the leaves whose last leaf is
+/// in `from..to` (at level `L`, the indices `from >> L .. to >> L`) is the
+/// hash of its two stored children, level by level. Returns how many such
+/// nodes it checked.
+///
+/// Called on consecutive ranges from 0 (as [`fsck`] and the self-audit do),
+/// every stored node is checked exactly once, and after its children: each
+/// stored hash is checked against data that was itself checked. `to` must
+/// not exceed the committed size (those records are all stored). The one
+/// per-page check that `vellum fsck` and the running log's
+/// [`self_audit`](crate::self_audit) share.
+///
+/// # Errors
+///
+/// As [`fsck`].
+pub fn check_leaves(store: &dyn LogStore, from: u64, to: u64) -> Result<u64, FsckError> {
+    if from >= to {
+        return Ok(0);
+    }
+    let count = to - from;
+    // Entries against leaf hashes.
+    let first = LeafIndex::new(from).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let entries = store.read_entries(first, count)?;
+    let leaves = store.read_node_range(0, from, count)?;
+    if entries.len() as u64 != count || leaves.len() as u64 != count {
+        return Err(Finding::Missing(format!("entries or leaf hashes {from}..{to}")).into());
+    }
+    for (i, (entry, stored)) in (from..).zip(entries.iter().zip(&leaves)) {
+        let recomputed = leaf_hash(entry);
+        if recomputed != *stored {
+            return Err(blame_leaf(store, i, *stored, recomputed)?.into());
+        }
+    }
+    // Nodes against their children, one level at a time.
+    let mut nodes = 0;
+    for level in 1..64u8 {
+        let (start, end) = (from >> level, to >> level);
+        if end == 0 {
+            break;
+        }
+        if start == end {
+            continue;
+        }
+        let n = end - start;
+        let stored = store.read_node_range(level, start, n)?;
+        let children = store.read_node_range(level - 1, 2 * start, 2 * n)?;
+        if stored.len() as u64 != n || children.len() as u64 != 2 * n {
+            return Err(Finding::Missing(format!("nodes at level {level}, {start}..{end}")).into());
+        }
+        for (j, (s, pair)) in (start..).zip(stored.iter().zip(children.chunks_exact(2))) {
+            let recomputed = node_hash(&pair[0], &pair[1]);
+            if recomputed != *s {
+                return Err(Finding::Node {
+                    level,
+                    index: j,
+                    stored: *s,
+                    recomputed,
+                }
+                .into());
+            }
+        }
+        nodes += n;
+    }
+    // The dedup index: each leaf hash leads to its own index.
+    let found = store.find_leaves(&leaves)?;
+    for (i, (leaf, f)) in (from..).zip(leaves.iter().zip(found)) {
+        let f = f.map(LeafIndex::get);
+        if f != Some(i) {
+            return Err(Finding::Dedup {
+                index: i,
+                leaf: *leaf,
+                found: f,
+            }
+            .into());
+        }
+    }
+    Ok(nodes)
+}
+
+/// Checks that `head`'s root is the root folded from the stored nodes at
+/// its size (those nodes checked by [`check_leaves`] first).
+///
+/// # Errors
+///
+/// [`Finding::Head`], or as [`fsck`].
+pub fn check_head(store: &dyn LogStore, head: &TreeHead) -> Result<(), FsckError> {
+    let recomputed = root_at(store, head.size)?;
+    if recomputed != head.root {
+        return Err(Finding::Head {
+            size: head.size.get(),
+            stored: head.root,
+            recomputed,
+        }
+        .into());
+    }
+    // An empty tree has no edge: its root is the empty hash by definition.
+    debug_assert!(head.size.get() > 0 || root_nodes(head.size).is_empty());
+    Ok(())
+}
+
+/// Verifies every checkpoint stored for a size in `first..=last`: signed
+/// with the log key, for the size it is stored under, with the root of the
+/// stored tree at that size (whose nodes [`check_leaves`] must have checked
+/// up to `last`). Returns how many there were.
+///
+/// # Errors
+///
+/// [`Finding::Checkpoint`], or as [`fsck`].
+pub fn check_checkpoints(
+    store: &dyn LogStore,
+    log_key: &VerifierKey,
+    first: u64,
+    last: u64,
+) -> Result<u64, FsckError> {
+    let mut checkpoints = 0;
+    for cs in first..=last {
+        let at = TreeSize::new(cs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let Some(note) = store.checkpoint_at(at)? else {
+            continue;
+        };
+        check_checkpoint(store, log_key, at, &note)?;
+        checkpoints += 1;
+    }
+    Ok(checkpoints)
 }
 
 /// Entry `index` and its stored leaf hash disagree: which one changed? The

@@ -10,7 +10,8 @@
 //!
 //! Opening a log ([`Log::builder`]) refuses to run on a store whose tree
 //! does not match what was signed (see [`startup`]); [`fsck`] re-verifies a
-//! whole store offline.
+//! whole store offline, and [`self_audit`] does the same in the background
+//! while the log runs, stopping it on a finding.
 //!
 //! The handle is split by idea: `log` opens, holds and stops it,
 //! `admission` decides what may be queued, `append` appends and waits,
@@ -32,6 +33,7 @@ pub mod memory;
 pub mod publisher;
 pub mod reader;
 mod reads;
+pub mod self_audit;
 pub mod sequencer;
 pub mod signer;
 pub mod startup;
@@ -44,6 +46,7 @@ pub use error::{LogError, QueueLimit, StartupError};
 pub use log::{Log, LogBuilder, LogState};
 pub use publisher::Published;
 pub use reads::{At, ConsistencyProof, EntryAndProof, InclusionProof};
+pub use self_audit::{SelfAuditConfig, SelfAuditStatus};
 pub use sequencer::{Assigned, Sequencing};
 pub use signer::{BoxFuture, SignError, Signer};
 pub use stats::{RoundSizes, Stats, WitnessStats};

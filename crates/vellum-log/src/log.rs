@@ -13,6 +13,7 @@ use vellum_store::{LogStore, TreeHead};
 use crate::config::LogConfig;
 use crate::error::{LogError, StartupError};
 use crate::publisher::{Published, Publisher};
+use crate::self_audit::{self, SelfAuditStatus};
 use crate::sequencer::{Member, Msg, Sequencing};
 use crate::signer::Signer;
 use crate::startup;
@@ -71,12 +72,17 @@ pub(crate) struct Inner {
     owns_sequencing: bool,
     workers: Mutex<Workers>,
     pub(crate) stats: Arc<Stats>,
+    /// The self-audit's progress (`enabled: false` when it does not run).
+    pub(crate) self_audit: watch::Sender<SelfAuditStatus>,
+    /// Set at shutdown: the self-audit saves its progress and ends.
+    audit_stop: watch::Sender<bool>,
 }
 
 #[derive(Default)]
 struct Workers {
     publisher: Option<tokio::task::JoinHandle<()>>,
     witnessing: Option<tokio::task::JoinHandle<()>>,
+    self_audit: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Opens a [`Log`]: `Log::builder(store, signer, log_key)`, then optionally
@@ -161,6 +167,14 @@ impl LogBuilder {
         if let (Some(w), Some(p)) = (&witnessing, &rec.published) {
             crate::memory::check_witnesses(w, &p.note, p.size).await?;
         }
+        // Also before anything is signed: a finding the self-audit saved
+        // before the restart is checked again.
+        let audit = if config.self_audit.is_on() {
+            let signed = rec.published.as_ref().map(|p| p.size.get());
+            Some(self_audit::prepare(&store, &log_key, &config.self_audit, rec.head, signed).await?)
+        } else {
+            None
+        };
         tracing::info!(
             size = rec.head.size.get(),
             root = %rec.head.root,
@@ -225,6 +239,25 @@ impl LogBuilder {
         };
         let pub_task = tokio::spawn(publisher.run());
 
+        let (audit_tx, _) = watch::channel(
+            audit
+                .as_ref()
+                .map(self_audit::Prepared::status)
+                .unwrap_or_default(),
+        );
+        let (audit_stop, audit_stopped) = watch::channel(false);
+        let audit_task = audit.map(|prepared| {
+            let task = self_audit::Task::new(
+                prepared,
+                committed_rx.clone(),
+                signed_rx.clone(),
+                state_tx.clone(),
+                audit_tx.clone(),
+                audit_stopped,
+            );
+            tokio::spawn(task.run())
+        });
+
         let (published, witnessed, witness_task) = match witnessing {
             None => (signed_rx.clone(), None, None),
             Some(cfg) => {
@@ -277,8 +310,11 @@ impl LogBuilder {
                 workers: Mutex::new(Workers {
                     publisher: Some(pub_task),
                     witnessing: witness_task,
+                    self_audit: audit_task,
                 }),
                 stats,
+                self_audit: audit_tx,
+                audit_stop,
             }),
         })
     }
@@ -356,6 +392,12 @@ impl Log {
         // that is down must not hold up shutdown.
         if let Some(w) = workers.witnessing {
             w.abort();
+        }
+        // The self-audit ends after its page in flight and saves where it
+        // is, so that the next start goes on from there.
+        self.inner.audit_stop.send_replace(true);
+        if let Some(a) = workers.self_audit {
+            let _ = a.await;
         }
     }
 

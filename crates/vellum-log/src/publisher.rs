@@ -72,6 +72,11 @@ impl Publisher {
         // again soon, then less often, and its outage is logged once per try.
         let mut backoff = self.retry;
         loop {
+            // A failed log (a storage error, a refusal, a self-audit
+            // finding) signs nothing more.
+            if self.failed() {
+                return;
+            }
             let head = *self.committed.borrow_and_update();
             let needs_signing = self.signed_size.is_none_or(|s| s < head.size);
             if !needs_signing {
@@ -86,9 +91,6 @@ impl Publisher {
                     return;
                 }
                 continue;
-            }
-            if matches!(*self.state.borrow(), LogState::Failed(_)) {
-                return;
             }
             let started = tokio::time::Instant::now();
             match self.publish(head).await {
@@ -128,6 +130,11 @@ impl Publisher {
         let text = Checkpoint::new(&self.origin, head.size, head.root)
             .map_err(|e| Failure::Fatal(format!("cannot form checkpoint: {e}")))?
             .to_text();
+        // The log may have failed while the proof was read (the self-audit
+        // runs beside this task): then nothing is signed.
+        if self.failed() {
+            return Ok(());
+        }
         let note = match self.signer.sign(&text, from, &proof).await {
             Ok(note) => note,
             Err(SignError::StaleOldSize { signed_size }) => {
@@ -158,7 +165,17 @@ impl Publisher {
             ));
         }
         self.signed_size = Some(head.size);
+        // Nor published, if it failed while the signer signed: the signer
+        // remembers the checkpoint, which a restart takes up (as when its
+        // answer is lost).
+        if self.failed() {
+            return Ok(());
+        }
         self.store_and_publish(head.size, head.root, note).await
+    }
+
+    fn failed(&self) -> bool {
+        matches!(*self.state.borrow(), LogState::Failed(_))
     }
 
     /// The signer says it is at another size than we thought (another

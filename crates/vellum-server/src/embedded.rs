@@ -177,6 +177,10 @@ impl Layout {
     pub fn vkey(&self) -> PathBuf {
         self.data.join("log.vkey")
     }
+    /// The self-audit's progress (`vellum_log::self_audit`).
+    pub fn self_audit(&self) -> PathBuf {
+        self.data.join("self-audit")
+    }
 }
 
 /// Whether `inner` is `outer` or inside it (both made absolute, and
@@ -465,6 +469,10 @@ pub async fn open_with_signer(
 ) -> Result<Log, DeployError> {
     let LogSlot { store, sequencing } = store.into();
     create_data_dir(layout)?;
+    let mut config = config;
+    if config.self_audit.is_on() && config.self_audit.state_file.is_none() {
+        config.self_audit.state_file = Some(layout.self_audit());
+    }
     let vkey_path = layout.vkey();
     fs::write(&vkey_path, format!("{vkey}\n")).map_err(|source| DeployError::DataDir {
         path: vkey_path,

@@ -158,13 +158,13 @@ pub(crate) async fn open_one(
     };
     let (log, vkey, new_key) = match sign {
         SignWith::Local(key, new_key) => {
-            let config = log_config(spec, key.name());
+            let config = log_config(opts, spec, key.name());
             let (log, vkey) =
                 embedded::open_log(&layout, key, config, store, witnessing, export_folder).await?;
             (log, vkey, new_key)
         }
         SignWith::Remote(remote, vkey) => {
-            let config = log_config(spec, vkey.name());
+            let config = log_config(opts, spec, vkey.name());
             let log = embedded::open_with_signer(
                 &layout,
                 remote,
@@ -198,15 +198,21 @@ pub(crate) async fn open_one(
     })
 }
 
-/// The log's settings: the defaults for `origin`, with the spec's tuning.
+/// The log's settings: the defaults for `origin`, with the spec's tuning
+/// and its share of the server's self-audit.
 ///
 /// An events log's only writer is its recorder, which batches the events
 /// that wait while its previous append commits and has one append in
 /// flight: the pool's delay would only add to every round, so it is zero
 /// (the pool's entry bound still holds).
-fn log_config(spec: &NamedLog, origin: &str) -> LogConfig {
+fn log_config(opts: &ServeOptions, spec: &NamedLog, origin: &str) -> LogConfig {
     let mut config = LogConfig::new(origin);
     spec.tuning.apply(&mut config);
+    // The pace is the server's: its logs share it, so that a server of
+    // many logs re-verifies no faster than one of a single log.
+    config.self_audit = opts.self_audit.clone();
+    let logs = 1 + opts.logs.len() as u64;
+    config.self_audit.entries_per_second = opts.self_audit.entries_per_second.div_ceil(logs);
     if spec.kind == LogKind::Events {
         config.pool_max_delay = Duration::ZERO;
     }
@@ -307,5 +313,26 @@ impl std::fmt::Display for LogKind {
             LogKind::Raw => "raw",
             LogKind::Events => "events",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_logs_of_a_server_share_the_self_audits_pace() {
+        let mut o = ServeOptions::embedded();
+        let alone = log_config(&o, &o.default_log(), "x");
+        assert_eq!(alone.self_audit.entries_per_second, 5000);
+        o.logs = vec![
+            NamedLog::new("a", LogKind::Raw),
+            NamedLog::new("b", LogKind::Events),
+        ];
+        let shared = log_config(&o, &o.logs[1], "x");
+        assert_eq!(shared.self_audit.entries_per_second, 1667);
+        assert_eq!(shared.self_audit.pass_interval, o.self_audit.pass_interval);
+        o.self_audit.entries_per_second = 0;
+        assert!(!log_config(&o, &o.default_log(), "x").self_audit.is_on());
     }
 }

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use vellum_log::{Log, LogState};
+use vellum_log::{Log, LogState, SelfAuditConfig};
 use vellum_note::{Policy, VerifierKey};
 use vellum_store_rocksdb::StoreOptions;
 
 use crate::access::{Access, AccessPolicy, AccessStats};
-use crate::embedded::{self, DeployError, Layout};
+use crate::embedded::{self, Layout};
 use crate::export::{ExportOptions, run_continuous};
 use crate::grpc::signer::{SignerAddr, SignerClientTls};
 use crate::grpc::{self, GrpcError, RequestLogLayer};
@@ -23,8 +23,11 @@ pub use crate::logs::{LogKind, NamedLog, RunningLog, Tuning};
 use crate::logs::{Opened, open_one, sign_with};
 use crate::net::{self, ConnStats};
 use crate::reload::Reloader;
-use crate::tls::{self, TlsError, TlsFiles};
+use crate::tls::{self, TlsFiles};
 use crate::witness::WitnessAuth;
+
+mod error;
+pub use error::ServeError;
 
 /// Everything `vellum serve` needs.
 #[derive(Clone, Debug)]
@@ -84,6 +87,9 @@ pub struct ServeOptions {
     /// The logs besides the default one (`[[logs]]` in the configuration),
     /// each in `<data>/logs/<name>/`.
     pub logs: Vec<NamedLog>,
+    /// The logs' self-audit (its progress in `<data>/self-audit`); the
+    /// logs share its pace.
+    pub self_audit: SelfAuditConfig,
     /// Alerts and detectors (`[guard]`).
     pub guard: crate::guard::GuardOptions,
 }
@@ -115,6 +121,7 @@ impl ServeOptions {
             export: None,
             kind: LogKind::Raw,
             logs: Vec::new(),
+            self_audit: SelfAuditConfig::at_default_pace(),
             guard: crate::guard::GuardOptions::default(),
         }
     }
@@ -174,48 +181,6 @@ impl ServeOptions {
         }
         Ok(())
     }
-}
-
-/// Why the server did not start or stopped badly.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// An unsafe configuration was refused.
-    #[error("{0}")]
-    Unsafe(String),
-    /// The deployment could not be opened.
-    #[error(transparent)]
-    Deploy(#[from] DeployError),
-    /// The listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// The gRPC server failed.
-    #[error(transparent)]
-    Grpc(#[from] GrpcError),
-    /// The HTTP read API failed.
-    #[error("HTTP read API: {0}")]
-    Http(std::io::Error),
-    /// The log stopped on a fatal error; restart the process.
-    #[error("the log stopped: {0}")]
-    LogFailed(String),
-    /// A log other than the default one could not be opened.
-    #[error("log {name:?}: {source}")]
-    Log {
-        /// Its name.
-        name: String,
-        /// Why.
-        source: Box<ServeError>,
-    },
-    /// The remote signer or the witness policy cannot be used.
-    #[error("{0}")]
-    Config(String),
-    /// The TLS certificate or key cannot be used.
-    #[error("TLS: {0}")]
-    Tls(#[from] TlsError),
 }
 
 /// Counters of a running server's listeners.

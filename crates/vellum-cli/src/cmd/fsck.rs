@@ -91,9 +91,7 @@ pub fn run(args: Args) -> CmdResult {
         bar.set_length(p.total);
         bar.set_position(p.done);
         bar.set_message(match p.phase {
-            Phase::Entries => "entries",
-            Phase::Nodes => "nodes",
-            Phase::Dedup => "dedup records",
+            Phase::Tree => "entries, nodes and dedup records",
             Phase::Checkpoints => "checkpoint sizes",
         });
     };

@@ -1,3 +1,4 @@
+// size: the flags of `vellum serve` are one list, a flag per key of docs/CONFIG.md.
 //! `vellum serve`: run a log on its embedded deployment (one data folder,
 //! the key beside it), until Ctrl-C or SIGTERM.
 //!
@@ -213,6 +214,10 @@ pub struct Flags {
     #[arg(long, value_name = "N", help_heading = "Limits")]
     stream_max_in_flight: Option<usize>,
 
+    /// Entries per second the self-audit re-verifies [default: 5000]; 0: off
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    self_audit_entries_per_second: Option<u64>,
+
     // --- TLS and access (crate::cmd::serve::TlsAccess) ---
     #[command(flatten)]
     tls_access: TlsAccess,
@@ -331,6 +336,8 @@ impl Flags {
         set(&mut l.request_timeout, self.request_timeout);
         set(&mut l.stream_idle_timeout, self.stream_idle_timeout);
         set(&mut l.stream_max_in_flight, self.stream_max_in_flight);
+        let audit_rate = self.self_audit_entries_per_second;
+        set(&mut c.self_audit.entries_per_second, audit_rate);
         self.tls_access.overlay(c);
         self.peers.overlay(c);
     }

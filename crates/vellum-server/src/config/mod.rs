@@ -36,7 +36,8 @@ mod signer;
 
 pub use sections::{
     AppendConfig, AuthConfig, CheckpointConfig, ExportConfig, LimitsConfig, ListenConfig,
-    LogSection, NamedLogConfig, PoolConfig, QueueConfig, SignerConfig, TlsConfig, WitnessesConfig,
+    LogSection, NamedLogConfig, PoolConfig, QueueConfig, SelfAuditSection, SignerConfig, TlsConfig,
+    WitnessesConfig,
 };
 
 pub use guard::{GuardConfig, WebhookSection};
@@ -90,6 +91,8 @@ pub struct ServeConfig {
     /// `[[logs]]`: the logs besides the default one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub logs: Vec<NamedLogConfig>,
+    /// `[self_audit]`: every log's background re-verification.
+    pub self_audit: SelfAuditSection,
     /// `[guard]`: alerts.
     pub guard: GuardConfig,
 }
@@ -108,6 +111,7 @@ impl Default for ServeConfig {
             limits: LimitsConfig::default(),
             log: LogSection::default(),
             logs: Vec::new(),
+            self_audit: SelfAuditSection::default(),
             guard: GuardConfig::default(),
         }
     }
@@ -173,6 +177,7 @@ impl Layered for ServeConfig {
                 kind: crate::run::LogKind::Events,
                 ..NamedLogConfig::default()
             }],
+            self_audit: SelfAuditSection::default(),
             guard: GuardConfig {
                 enabled: true,
                 alerts_log: Some("tenant-a".into()),
@@ -254,6 +259,8 @@ impl ServeConfig {
         o.limits.stream_idle_timeout = l.stream_idle_timeout;
         o.limits.stream_max_in_flight = l.stream_max_in_flight;
         o.limits.idle_timeout = l.idle_timeout;
+        o.self_audit.entries_per_second = self.self_audit.entries_per_second;
+        o.self_audit.pass_interval = self.self_audit.pass_interval;
         let log = &self.log;
         let parts = LogParts {
             key: "log",

@@ -75,6 +75,30 @@ pub struct LimitsConfig {
     pub idle_timeout: Duration,
 }
 
+/// `[self_audit]`: every log's background re-verification of its stored
+/// tree (`vellum_log::self_audit`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SelfAuditSection {
+    /// Entries verified per second; 0 turns it off. Flag
+    /// `--self-audit-entries-per-second`.
+    pub entries_per_second: u64,
+    /// From the start of one full pass to the start of the next. Flag
+    /// `--self-audit-pass-interval`.
+    #[serde(with = "duration::serde_duration")]
+    pub pass_interval: Duration,
+}
+
+impl Default for SelfAuditSection {
+    fn default() -> Self {
+        let d = ServeOptions::embedded().self_audit;
+        SelfAuditSection {
+            entries_per_second: d.entries_per_second,
+            pass_interval: d.pass_interval,
+        }
+    }
+}
+
 /// `[log]`: the log's settings, one table per part.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
