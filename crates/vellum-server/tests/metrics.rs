@@ -87,6 +87,26 @@ async fn metrics_say_what_the_log_did() {
             > 0.0
     );
     assert!(value(&after, "vellum_storage_pending_compaction_bytes", &log) >= 0.0);
+    // The self-audit runs (on by default) and found nothing.
+    assert!(value(&after, "vellum_self_audit_pass", &log) >= 1.0);
+    assert_eq!(value(&after, "vellum_self_audit_failed", &log), 0.0);
+    // Alerts by kind: every kind, none raised.
+    assert_eq!(
+        value(
+            &after,
+            "vellum_alerts_total",
+            &[("kind", "rate_spike_actor")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &after,
+            "vellum_alerts_total",
+            &[("kind", "self_audit_failed")]
+        ),
+        0.0
+    );
     // A raw log has no events figures.
     assert!(vellum_testkit::metrics::find(&after, "vellum_events_recorded_total", &[]).is_none());
 

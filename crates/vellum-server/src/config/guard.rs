@@ -72,9 +72,8 @@ impl GuardConfig {
         let detectors = match &self.detectors {
             None => vellum_guard::GuardConfig::default(),
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    format!("guard.detectors: cannot read {}: {e}", path.display())
-                })?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("guard.detectors: cannot read {}: {e}", path.display()))?;
                 let cfg: vellum_guard::GuardConfig = toml::from_str(&text)
                     .map_err(|e| format!("guard.detectors: {}: {e}", path.display()))?;
                 // Thresholds, patterns and hours are checked here, before

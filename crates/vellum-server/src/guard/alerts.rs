@@ -216,9 +216,17 @@ pub struct Alerts {
     /// Set to stop the writer (see [`Alerts::stop`]).
     stop: Arc<tokio::sync::watch::Sender<bool>>,
     writer: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
-    /// Tasks that raise alerts (the detectors), stopped first.
-    raisers: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// Tasks that raise alerts (the detectors), stopped first, each with
+    /// a way to ask it for a last look.
+    raisers: Arc<Mutex<Vec<Raiser>>>,
 }
+
+/// A task that raises alerts: it answers a flush request once it has
+/// raised what it sees now.
+type Raiser = (
+    tokio::task::JoinHandle<()>,
+    mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
+);
 
 impl Alerts {
     /// Starts recording alerts into `target` (named `log_name` on this
@@ -278,9 +286,13 @@ impl Alerts {
     /// and is recorded at the next start.
     pub async fn stop(&self, grace: Duration) {
         let raisers = std::mem::take(&mut *self.raisers.lock().unwrap_or_else(|e| e.into_inner()));
-        for r in raisers {
-            r.abort();
-            let _ = r.await;
+        for (task, flush) in raisers {
+            let (done, flushed) = tokio::sync::oneshot::channel();
+            if flush.send(done).await.is_ok() {
+                let _ = tokio::time::timeout(grace, flushed).await;
+            }
+            task.abort();
+            let _ = task.await;
         }
         self.stop.send_replace(true);
         let task = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -309,11 +321,11 @@ impl Alerts {
     }
 
     /// Stops `task` (which raises alerts) when the alerts stop.
-    pub(crate) fn attach(&self, task: tokio::task::JoinHandle<()>) {
+    pub(crate) fn attach(&self, raiser: Raiser) {
         self.raisers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(task);
+            .push(raiser);
     }
 
     /// Alerts recorded from now on.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use vellum_event::OutcomeResult;
 use vellum_guard::{Alert, Detectors, Observation, Observed, Outcome, Refusal as Refused};
 use vellum_log::Log;
@@ -53,9 +53,16 @@ pub(crate) async fn seed_privileged(
                 }
             };
             for i in found {
-                let Ok(index) = vellum_merkle::LeafIndex::new(i) else { continue };
-                let Ok(entries) = log.entries(index, 1).await else { continue };
-                if let Some(r) = entries.first().and_then(|b| vellum_event::Recorded::parse(b).ok()) {
+                let Ok(index) = vellum_merkle::LeafIndex::new(i) else {
+                    continue;
+                };
+                let Ok(entries) = log.entries(index, 1).await else {
+                    continue;
+                };
+                if let Some(r) = entries
+                    .first()
+                    .and_then(|b| vellum_event::Recorded::parse(b).ok())
+                {
                     d.seed_privileged(&r.event().actor().id, action);
                 }
             }
@@ -85,7 +92,11 @@ pub(crate) fn start(
     alerts: Alerts,
     logs: Vec<(String, Log, Option<Recorder>)>,
     access: &Arc<AccessStats>,
-) -> tokio::task::JoinHandle<()> {
+) -> (
+    tokio::task::JoinHandle<()>,
+    mpsc::Sender<oneshot::Sender<()>>,
+) {
+    let (flush_tx, flush_rx) = mpsc::channel(1);
     let (seq_tx, seq_rx) = mpsc::channel(TAP_QUEUE);
     let (ref_tx, ref_rx) = mpsc::channel(TAP_QUEUE);
     for (_, _, r) in &logs {
@@ -112,14 +123,15 @@ pub(crate) fn start(
             }
         })
         .collect();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut task = Task {
             alerts,
             polled,
             last_received_ms: 0,
         };
-        task.run(&mut detectors, seq_rx, ref_rx).await;
-    })
+        task.run(&mut detectors, seq_rx, ref_rx, flush_rx).await;
+    });
+    (task, flush_tx)
 }
 
 struct Task {
@@ -135,6 +147,7 @@ impl Task {
         d: &mut Detectors,
         mut seq: mpsc::Receiver<Sequenced>,
         mut refused: mpsc::Receiver<Refusal>,
+        mut flush: mpsc::Receiver<oneshot::Sender<()>>,
     ) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -154,6 +167,15 @@ impl Task {
                     d.observe(&Observation { at_ms: now_ms(), what })
                 }
                 _ = tick.tick() => self.poll(d),
+                // The server is stopping (perhaps because a log failed):
+                // one last look, so that the cause is raised.
+                Some(done) = flush.recv() => {
+                    for a in self.poll(d) {
+                        self.raise(a);
+                    }
+                    let _ = done.send(());
+                    continue;
+                }
             };
             for a in found {
                 self.raise(a);
@@ -257,6 +279,6 @@ impl Task {
 }
 
 /// The self-audit's finding, if it failed.
-fn self_audit_failure(_log: &Log) -> Option<String> {
-    None
+fn self_audit_failure(log: &Log) -> Option<String> {
+    log.self_audit().failed
 }

@@ -187,6 +187,7 @@ pub(super) fn encode(e: &mut DescriptorEncoder<'_>, logs: &[Arc<Watched>]) -> st
         "Witness rounds whose checkpoint did not meet the policy.",
         &|w| load(&w.m.log.stats().witness_rounds_below_policy),
     )?;
+    encode_self_audit(e, logs)?;
     encode_witnesses(e, logs)?;
     encode_engine(e, logs)?;
     encode_events(e, logs)
@@ -352,5 +353,52 @@ fn encode_witnesses(e: &mut DescriptorEncoder<'_>, logs: &[Arc<Watched>]) -> std
                 })
             })
         }),
+    )
+}
+
+/// The self-audit's progress, for the logs that run it.
+fn encode_self_audit(e: &mut DescriptorEncoder<'_>, logs: &[Arc<Watched>]) -> std::fmt::Result {
+    let audits: Vec<(Labels, vellum_log::SelfAuditStatus)> = logs
+        .iter()
+        .map(|w| (w.labels(), w.m.log.self_audit()))
+        .filter(|(_, s)| s.enabled)
+        .collect();
+    let each = |f: fn(&vellum_log::SelfAuditStatus) -> u64| {
+        audits.iter().map(move |(l, s)| (l.clone(), f(s)))
+    };
+    family(
+        e,
+        "vellum_self_audit_pass",
+        "The self-audit's pass under way (from 1): each pass re-verifies every stored leaf, node and checkpoint.",
+        Kind::Gauge,
+        each(|s| s.pass),
+    )?;
+    family(
+        e,
+        "vellum_self_audit_verified_entries",
+        "Entries (and the nodes they complete) verified in the pass under way.",
+        Kind::Gauge,
+        each(|s| s.verified_up_to),
+    )?;
+    family(
+        e,
+        "vellum_self_audit_checkpoints_verified",
+        "Stored checkpoints verified in the pass under way.",
+        Kind::Gauge,
+        each(|s| s.checkpoints_verified),
+    )?;
+    family(
+        e,
+        "vellum_self_audit_last_pass_completed_timestamp_seconds",
+        "When a self-audit pass last completed (Unix seconds; 0: none yet).",
+        Kind::Gauge,
+        each(|s| s.last_pass_completed_unix.unwrap_or(0)),
+    )?;
+    family(
+        e,
+        "vellum_self_audit_failed",
+        "1 once the self-audit found stored data that does not verify (the log stops signing).",
+        Kind::Gauge,
+        each(|s| u64::from(s.failed.is_some())),
     )
 }

@@ -119,12 +119,17 @@ impl Collector for Scrape {
 
 /// The alerts' figures.
 fn encode_alerts(e: &mut DescriptorEncoder<'_>, a: &AlertStats) -> std::fmt::Result {
-    let recorded: Vec<(Labels, u64)> = a
-        .recorded
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
+    // Every kind the detectors raise, at 0 until it is recorded.
+    let mut by_kind: std::collections::BTreeMap<String, u64> = vellum_guard::AlertKind::ALL
         .iter()
-        .map(|(k, n)| (vec![("kind", k.clone())], *n))
+        .map(|k| (k.as_str().to_owned(), 0))
+        .collect();
+    for (k, n) in a.recorded.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        by_kind.insert(k.clone(), *n);
+    }
+    let recorded: Vec<(Labels, u64)> = by_kind
+        .into_iter()
+        .map(|(k, n)| (vec![("kind", k)], n))
         .collect();
     family(
         e,
