@@ -8,7 +8,11 @@
 //!   embedded server;
 //! * **many logs / one log**: the same `Record` load spread over `--logs`
 //!   events logs of one server (`[[logs]]`, each its own store and
-//!   recorder), aggregate events/s against one log's.
+//!   recorder), aggregate events/s against one log's;
+//! * **detectors on / off**: `Record` with every anomaly detector on and
+//!   watching (patterns that match the traffic: its privileged action,
+//!   its actors' hours; see [`watching`]) against the same server with
+//!   the guard off.
 //!
 //! Each measurement runs `--runs` times, alternating, so that a slow
 //! moment of the shared machine falls on every kind; the report gives the
@@ -188,12 +192,35 @@ fn measure(
     })
 }
 
-/// One run: raw, recorded, many logs.
+/// One run: raw, recorded, many logs, recorded without the guard.
 #[derive(Clone, Copy, Debug, Serialize)]
 struct Run {
     raw: Window,
     recorded: Window,
     many: Window,
+    unguarded: Window,
+}
+
+/// Every detector on, with patterns the generated traffic meets: the
+/// privileged action it does (`permission.grant`, so each actor's first
+/// one alerts), protected resources and watched actors by pattern, and
+/// hours that put the watched actors outside them.
+fn watching() -> vellum_guard::GuardConfig {
+    let mut g = vellum_guard::GuardConfig::default();
+    g.protected_resource.resources = vec!["document/doc-99*".into()];
+    g.new_privileged_actor.actions = vec!["permission.*".into()];
+    g.off_hours.actors = vec!["user-1*".into()];
+    g.off_hours.days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .map(String::from)
+        .to_vec();
+    let hour = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        / 3600
+        + 2)
+        % 24;
+    g.off_hours.hours = format!("{hour:02}:00-{:02}:00", (hour + 1) % 24);
+    g
 }
 
 /// The median and range of `v`.
@@ -223,6 +250,7 @@ pub fn run(args: EventsArgs, out: &mut Output) -> anyhow::Result<bool> {
         .context("cannot create a temp folder")?;
     let opts = |run: usize, what: &str, kind: LogKind, logs: usize| {
         let mut o = ServeOptions::embedded();
+        o.guard.detectors = watching();
         o.data = tmp.path().join(format!("{what}-{run}"));
         o.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         o.kind = kind;
@@ -264,18 +292,23 @@ pub fn run(args: EventsArgs, out: &mut Output) -> anyhow::Result<bool> {
             w,
             d,
         )?;
+        let mut off = opts(r, "unguarded", LogKind::Events, 0);
+        off.guard.enabled = false;
+        let unguarded = measure(off, Load::Recorded, &[], args.callers, w, d)?;
         eprintln!(
-            "run {}: raw {}/s, recorded {}/s, {} logs {}/s",
+            "run {}: raw {}/s, recorded {}/s, {} logs {}/s, recorded without detectors {}/s",
             r + 1,
             thousands(raw.per_sec),
             thousands(recorded.per_sec),
             args.logs,
-            thousands(many.per_sec)
+            thousands(many.per_sec),
+            thousands(unguarded.per_sec)
         );
         let run = Run {
             raw,
             recorded,
             many,
+            unguarded,
         };
         out.result(&serde_json::json!({"kind": "events-run", "run": r + 1, "figures": run}));
         runs.push(run);
@@ -296,7 +329,7 @@ pub fn run(args: EventsArgs, out: &mut Output) -> anyhow::Result<bool> {
     let pick = |f: fn(&Run) -> f64| runs.iter().map(f).collect::<Vec<_>>();
     let errors: u64 = runs
         .iter()
-        .map(|r| r.raw.errors + r.recorded.errors + r.many.errors)
+        .map(|r| r.raw.errors + r.recorded.errors + r.many.errors + r.unguarded.errors)
         .sum();
     out.section(
         &format!(
@@ -324,6 +357,16 @@ pub fn run(args: EventsArgs, out: &mut Output) -> anyhow::Result<bool> {
             line(
                 &format!("{} logs / one log (same run)", args.logs),
                 pick(|r| r.many.per_sec / r.recorded.per_sec.max(1e-9)),
+                true,
+            ),
+            line(
+                "recorded without detectors",
+                pick(|r| r.unguarded.per_sec),
+                false,
+            ),
+            line(
+                "detectors on / off (same run)",
+                pick(|r| r.recorded.per_sec / r.unguarded.per_sec.max(1e-9)),
                 true,
             ),
             format!("failed calls: {errors}"),
