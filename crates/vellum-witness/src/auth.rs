@@ -86,7 +86,9 @@ pub fn token_hash_hex(token: &str) -> String {
         .collect()
 }
 
-fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+/// 64 hex digits as 32 bytes; `None` for anything else. (The log's token
+/// file, `vellum_server::access`, reads its hashes with this too.)
+pub fn parse_hex32(s: &str) -> Option<[u8; 32]> {
     if s.len() != 64 || !s.is_ascii() {
         return None;
     }

@@ -235,24 +235,10 @@ pub enum AccessError {
     Empty,
 }
 
-/// The SHA-256 of `token` in hex, as the token file holds it.
-pub fn token_hash_hex(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn parse_hex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
+use vellum_witness::auth::parse_hex32;
+/// The SHA-256 of `token` in hex, as the token file holds it: the same
+/// form as a witness's token file.
+pub use vellum_witness::auth::token_hash_hex;
 
 impl AccessPolicy {
     /// Parses a token file (format in the module docs).
