@@ -42,14 +42,19 @@ pub(super) async fn run(
                 Err(_) => break,
             }
         }
+        // Events recorded and indexed, shown to the detectors once their
+        // callers have their answers.
+        let mut indexed = Vec::new();
         let (replies, outcome) = match &stopped {
             Some(why) => stop_all(batch, why.clone()),
-            None => round(&held, &mut state, &taken, batch).await,
+            None => round(&held, &mut state, &taken, batch, &mut indexed).await,
         };
+        let (tap, stats) = (held.tap.get().cloned(), held.stats.clone());
         drop(held);
         for (reply, answer) in replies {
             let _ = reply.send(answer);
         }
+        super::tap::send(tap.as_ref(), &stats, indexed.iter());
         if let (Err(why), None) = (outcome, &stopped) {
             tracing::error!(error = %why, "events recorder stopped");
             stopped = Some(why);
@@ -140,6 +145,7 @@ async fn round(
     state: &mut State,
     taken: &watch::Sender<u64>,
     batch: Vec<Job>,
+    indexed: &mut Vec<Recorded>,
 ) -> (Vec<Reply>, Result<(), String>) {
     let (log, index) = (&shared.log, &shared.index);
     let now = match Timestamp::from_system_time(SystemTime::now()) {
@@ -209,6 +215,7 @@ async fn round(
     }
     let mut result: Result<(), String> = Ok(());
     let mut appended: Result<(), LogError> = Ok(());
+    let mut in_index = false;
     if !leaves.is_empty() {
         match log.append(leaves, Wait::Durable).await {
             Ok(a) => {
@@ -233,11 +240,7 @@ async fn round(
                     match index.write(&pairs, wm).map_err(|e| e.to_string()) {
                         Ok(()) => {
                             taken.send_replace(state.next);
-                            super::tap::send(
-                                shared.tap.get(),
-                                &shared.stats,
-                                records.iter().map(|(r, _)| r),
-                            );
+                            in_index = true;
                         }
                         Err(why) => {
                             // The events are durable: their callers get
@@ -301,6 +304,9 @@ async fn round(
             )),
         };
         replies.push((job.reply, reply));
+    }
+    if in_index {
+        indexed.extend(records.into_iter().map(|(r, _)| r));
     }
     (replies, result)
 }

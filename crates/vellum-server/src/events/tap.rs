@@ -1,5 +1,6 @@
 //! What the recorder tells the guard's detectors about each event it
-//! recorded. Sent after the event is durable and indexed, never waiting:
+//! recorded. Sent after the event is durable and indexed and its caller
+//! answered (no detector work delays an answer), never waiting:
 //! when the detectors are behind, the event is not shown to them (and the
 //! miss is counted), but it is recorded all the same.
 
